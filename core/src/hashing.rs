@@ -1,0 +1,176 @@
+//! Key hashing: SHA-256, or HMAC-SHA256 with a server-side pepper.
+//!
+//! Stored hashes carry their algorithm (and pepper id) as a tag, so a change of
+//! algorithm or pepper can migrate keys as they are used:
+//!
+//! - `sha256$<64 hex>`
+//! - `hmac-sha256$<pepper id>$<64 hex>`
+//!
+//! Keys hold at least 128 random bits, so a fast hash is enough; a slow
+//! password hash would only make verify slow.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, Result};
+use crate::format::parse_parts;
+
+const SHA256_TAG: &str = "sha256";
+const HMAC_TAG: &str = "hmac-sha256";
+const MIN_PEPPER_BYTES: usize = 16;
+
+/// A server-side secret mixed into every hash (HMAC key), named by an id so
+/// that stored hashes say which pepper made them.
+///
+/// `Debug` shows the id only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pepper {
+    id: String,
+    secret: Vec<u8>,
+}
+
+impl Pepper {
+    /// A pepper named `id` (1–32 of `[A-Za-z0-9_-]`) with at least 16 bytes of secret.
+    pub fn new(id: &str, secret: &[u8]) -> Result<Self> {
+        let id_ok = !id.is_empty()
+            && id.len() <= 32
+            && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        if !id_ok {
+            return Err(Error::invalid("pepper id must be 1-32 characters of [A-Za-z0-9_-]"));
+        }
+        if secret.len() < MIN_PEPPER_BYTES {
+            return Err(Error::invalid(format!("pepper secret must be at least {MIN_PEPPER_BYTES} bytes")));
+        }
+        Ok(Pepper { id: id.to_owned(), secret: secret.to_vec() })
+    }
+
+    /// The pepper's id, as written into hash tags.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pepper").field("id", &self.id).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// Hashes a well-formed key: `sha256$…`, or `hmac-sha256$<id>$…` with a pepper.
+pub fn hash_key(key: &str, pepper: Option<&Pepper>) -> Result<String> {
+    parse_parts(key).map_err(Error::Malformed)?;
+    Ok(hash_key_unchecked(key, pepper))
+}
+
+/// Checks `key` against a stored hash in constant time. A malformed key simply
+/// does not match; a malformed stored hash, or one made with a pepper not in
+/// `peppers`, is an error.
+pub fn verify_hash(key: &str, stored_hash: &str, peppers: &[Pepper]) -> Result<bool> {
+    let stored = StoredHash::parse(stored_hash)?;
+    if parse_parts(key).is_err() {
+        return Ok(false);
+    }
+    Ok(stored.matches(key, peppers)?)
+}
+
+pub(crate) fn hash_key_unchecked(key: &str, pepper: Option<&Pepper>) -> String {
+    let digest = digest(key, pepper);
+    match pepper {
+        None => format!("{SHA256_TAG}${}", hex(&digest)),
+        Some(p) => format!("{HMAC_TAG}${}${}", p.id, hex(&digest)),
+    }
+}
+
+fn digest(key: &str, pepper: Option<&Pepper>) -> [u8; 32] {
+    match pepper {
+        None => Sha256::digest(key.as_bytes()).into(),
+        Some(p) => {
+            let mut mac = Hmac::<Sha256>::new_from_slice(&p.secret).expect("HMAC takes keys of any length");
+            mac.update(key.as_bytes());
+            mac.finalize().into_bytes().into()
+        }
+    }
+}
+
+/// A stored hash split into its tag and digest.
+pub(crate) struct StoredHash<'a> {
+    pepper_id: Option<&'a str>,
+    hex_digest: &'a str,
+}
+
+impl<'a> StoredHash<'a> {
+    pub(crate) fn parse(s: &'a str) -> Result<Self> {
+        let bad = || Error::invalid("stored hash is not in the form sha256$<hex> or hmac-sha256$<pepper id>$<hex>");
+        let mut parts = s.split('$');
+        let (pepper_id, hex_digest) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(SHA256_TAG), Some(h), None, None) => (None, h),
+            (Some(HMAC_TAG), Some(id), Some(h), None) if !id.is_empty() => (Some(id), h),
+            _ => return Err(bad()),
+        };
+        if hex_digest.len() != 64 || !hex_digest.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad());
+        }
+        Ok(StoredHash { pepper_id, hex_digest })
+    }
+
+    /// The id of the pepper this hash was made with, if any.
+    pub(crate) fn pepper_id(&self) -> Option<&'a str> {
+        self.pepper_id
+    }
+
+    /// Constant-time comparison of `key`'s digest with this one.
+    pub(crate) fn matches(&self, key: &str, peppers: &[Pepper]) -> Result<bool> {
+        let pepper = match self.pepper_id {
+            None => None,
+            Some(id) => Some(
+                peppers.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPepper(id.to_owned()))?,
+            ),
+        };
+        let computed = hex(&digest(key, pepper));
+        Ok(bool::from(computed.as_bytes().ct_eq(self.hex_digest.as_bytes())))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xF)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::generate;
+
+    #[test]
+    fn known_sha256() {
+        assert_eq!(
+            hash_key_unchecked("abc", None),
+            "sha256$ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn round_trips_with_and_without_pepper() {
+        let g = generate("acme").unwrap();
+        let p = Pepper::new("p1", &[7; 32]).unwrap();
+        let plain = hash_key(&g.key, None).unwrap();
+        let peppered = hash_key(&g.key, Some(&p)).unwrap();
+        assert!(peppered.starts_with("hmac-sha256$p1$"));
+        assert!(verify_hash(&g.key, &plain, &[]).unwrap());
+        assert!(verify_hash(&g.key, &peppered, &[p.clone()]).unwrap());
+        let other = generate("acme").unwrap();
+        assert!(!verify_hash(&other.key, &plain, &[]).unwrap());
+        assert!(!verify_hash("garbage", &plain, &[]).unwrap());
+        assert_eq!(verify_hash(&g.key, &peppered, &[]).unwrap_err().code().as_str(), "UNKNOWN_PEPPER");
+        assert!(verify_hash(&g.key, "md5$abc", &[]).is_err());
+        assert!(format!("{p:?}").contains("redacted"));
+    }
+}

@@ -1,0 +1,138 @@
+//! Mapping between `keys` rows and [`KeyInfo`].
+
+use std::time::Duration;
+
+use rusqlite::{named_params, Connection, OptionalExtension, Row};
+
+use crate::error::{Error, Result};
+use crate::model::{KeyInfo, Metadata, RateLimit, Refill};
+use crate::time::duration_millis;
+use crate::Timestamp;
+
+/// The columns every query selects, in `KeyRow::from_row` order.
+pub(crate) const COLUMNS: &str = "id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
+    created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, \
+    refill_amount, refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat";
+
+/// A stored key: its info plus what only the store sees.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyRow {
+    pub info: KeyInfo,
+    pub hash: String,
+    /// GCRA state, in units of 1/limit ms (see `ratelimit`).
+    pub rate_tat: Option<i64>,
+}
+
+impl KeyRow {
+    pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
+        let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+            Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
+        };
+        let permissions: String = r.get(5)?;
+        let metadata: String = r.get(6)?;
+        let refill = match (r.get::<_, Option<i64>>(15)?, r.get::<_, Option<i64>>(16)?) {
+            (Some(amount), Some(ms)) => Some(Refill { amount, interval: millis(ms) }),
+            _ => None,
+        };
+        let rate_limit = match (r.get::<_, Option<i64>>(18)?, r.get::<_, Option<i64>>(19)?) {
+            (Some(limit), Some(ms)) => Some(RateLimit { limit: u32::try_from(limit).unwrap_or(0), window: millis(ms) }),
+            _ => None,
+        };
+        let info = KeyInfo {
+            id: r.get(0)?,
+            prefix: r.get(1)?,
+            owner_id: r.get(3)?,
+            name: r.get(4)?,
+            permissions: serde_json::from_str(&permissions).map_err(|e| bad_json(5, e))?,
+            metadata: serde_json::from_str(&metadata).map_err(|e| bad_json(6, e))?,
+            enabled: r.get(7)?,
+            created_at: Timestamp::from_millis(r.get(8)?),
+            updated_at: Timestamp::from_millis(r.get(9)?),
+            expires_at: ts(10)?,
+            revoked_at: ts(11)?,
+            last_used_at: ts(12)?,
+            usage_count: u64::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
+            remaining: r.get(14)?,
+            refill,
+            last_refill_at: ts(17)?,
+            rate_limit,
+        };
+        Ok(KeyRow { info, hash: r.get(2)?, rate_tat: r.get(20)? })
+    }
+
+    /// Writes every column of this row, inserting it if `insert`.
+    pub(crate) fn save(&self, conn: &Connection, insert: bool) -> Result<()> {
+        let i = &self.info;
+        let sql = if insert {
+            "INSERT INTO keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, \
+             updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, refill_amount, \
+             refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat) VALUES (:id, :prefix, \
+             :hash, :owner_id, :name, :permissions, :metadata, :enabled, :created_at, :updated_at, :expires_at, \
+             :revoked_at, :last_used_at, :usage_count, :remaining, :refill_amount, :refill_interval_ms, \
+             :last_refill_at, :rate_limit, :rate_window_ms, :rate_tat)"
+        } else {
+            "UPDATE keys SET prefix = :prefix, hash = :hash, owner_id = :owner_id, name = :name, \
+             permissions = :permissions, metadata = :metadata, enabled = :enabled, created_at = :created_at, \
+             updated_at = :updated_at, expires_at = :expires_at, revoked_at = :revoked_at, \
+             last_used_at = :last_used_at, usage_count = :usage_count, remaining = :remaining, \
+             refill_amount = :refill_amount, refill_interval_ms = :refill_interval_ms, \
+             last_refill_at = :last_refill_at, rate_limit = :rate_limit, rate_window_ms = :rate_window_ms, \
+             rate_tat = :rate_tat WHERE id = :id"
+        };
+        let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
+        let mut stmt = conn.prepare_cached(sql)?;
+        stmt.execute(named_params! {
+            ":id": i.id,
+            ":prefix": i.prefix,
+            ":hash": self.hash,
+            ":owner_id": i.owner_id,
+            ":name": i.name,
+            ":permissions": serde_json::to_string(&i.permissions).map_err(|e| Error::Store(e.to_string()))?,
+            ":metadata": serde_json::to_string(&i.metadata).map_err(|e| Error::Store(e.to_string()))?,
+            ":enabled": i.enabled,
+            ":created_at": i.created_at.as_millis(),
+            ":updated_at": i.updated_at.as_millis(),
+            ":expires_at": ms(i.expires_at),
+            ":revoked_at": ms(i.revoked_at),
+            ":last_used_at": ms(i.last_used_at),
+            ":usage_count": i64::try_from(i.usage_count).unwrap_or(i64::MAX),
+            ":remaining": i.remaining,
+            ":refill_amount": i.refill.map(|r| r.amount),
+            ":refill_interval_ms": i.refill.map(|r| duration_millis(r.interval)),
+            ":last_refill_at": ms(i.last_refill_at),
+            ":rate_limit": i.rate_limit.map(|r| i64::from(r.limit)),
+            ":rate_window_ms": i.rate_limit.map(|r| duration_millis(r.window)),
+            ":rate_tat": self.rate_tat,
+        })?;
+        Ok(())
+    }
+}
+
+/// Reads one key by id.
+pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?;
+    Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
+}
+
+/// Reads one key by id, or fails with NOT_FOUND.
+pub(crate) fn load_existing(conn: &Connection, id: &str) -> Result<KeyRow> {
+    load(conn, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))
+}
+
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn bad_json(col: usize, e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Ensures `metadata` fits the store's size bound.
+pub(crate) fn validate_metadata(metadata: &Metadata) -> Result<()> {
+    const MAX_METADATA_BYTES: usize = 16 * 1024;
+    let len = serde_json::to_string(metadata).map(|s| s.len()).unwrap_or(usize::MAX);
+    if len > MAX_METADATA_BYTES {
+        return Err(Error::invalid(format!("metadata is {len} bytes as JSON; the limit is {MAX_METADATA_BYTES}")));
+    }
+    Ok(())
+}

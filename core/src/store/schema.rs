@@ -1,0 +1,82 @@
+//! The SQLite schema and its migrations.
+//!
+//! `PRAGMA user_version` holds the schema version. Migrations run in order,
+//! each once, inside one IMMEDIATE transaction, so two processes opening a new
+//! file at the same moment cannot both migrate it.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// Each entry moves the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // Version 1. The hash is an ordinary column, never a key: changing the
+    // algorithm or pepper rewrites it in place.
+    "CREATE TABLE keys (
+        id                 TEXT PRIMARY KEY NOT NULL,
+        prefix             TEXT NOT NULL,
+        hash               TEXT NOT NULL,
+        owner_id           TEXT,
+        name               TEXT,
+        permissions        TEXT NOT NULL,
+        metadata           TEXT NOT NULL,
+        enabled            INTEGER NOT NULL,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        expires_at         INTEGER,
+        revoked_at         INTEGER,
+        last_used_at       INTEGER,
+        usage_count        INTEGER NOT NULL DEFAULT 0,
+        remaining          INTEGER,
+        refill_amount      INTEGER,
+        refill_interval_ms INTEGER,
+        last_refill_at     INTEGER,
+        rate_limit         INTEGER,
+        rate_window_ms     INTEGER,
+        rate_tat           INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX keys_by_owner ON keys (owner_id, created_at, id);
+    CREATE INDEX keys_by_created ON keys (created_at, id);
+    CREATE INDEX keys_by_expiry ON keys (expires_at) WHERE expires_at IS NOT NULL;",
+];
+
+/// The schema version this library writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Sets the per-connection pragmas.
+pub(crate) fn configure(conn: &Connection, busy_timeout: std::time::Duration, writer: bool) -> Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    // WAL lets readers run beside the writer; NORMAL sync is durable across
+    // application crashes and only risks the last commits on power loss.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    if !writer {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    Ok(())
+}
+
+/// Switches a file database to WAL and brings its schema up to date.
+pub(crate) fn migrate(conn: &mut Connection, file_backed: bool) -> Result<()> {
+    if file_backed {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Store(format!("could not switch the database to WAL (got {mode})")));
+        }
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
+    }
+    if found < 0 {
+        return Err(Error::Store(format!("database has a negative schema version {found}")));
+    }
+    for sql in &MIGRATIONS[found as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    if found < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
