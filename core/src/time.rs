@@ -74,6 +74,59 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl std::str::FromStr for Timestamp {
+    type Err = crate::Error;
+
+    /// Parses RFC 3339 in UTC (`2026-12-01T00:00:00Z`, optionally with
+    /// milliseconds), or a plain number of milliseconds since the epoch.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || crate::Error::invalid(format!("{:?} is not an RFC 3339 UTC time such as 2026-12-01T00:00:00Z", crate::util::clip(s)));
+        if let Ok(ms) = s.parse::<i64>() {
+            return Ok(Timestamp(ms));
+        }
+        let b = s.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let part = s.get(r)?;
+            part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        };
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+            return Err(bad());
+        }
+        let (y, mo, d) = (num(0..4).ok_or_else(bad)?, num(5..7).ok_or_else(bad)?, num(8..10).ok_or_else(bad)?);
+        let (h, mi, sec) = (num(11..13).ok_or_else(bad)?, num(14..16).ok_or_else(bad)?, num(17..19).ok_or_else(bad)?);
+        let ms = match &s[19..] {
+            "Z" | "z" => 0,
+            frac if frac.len() == 5 && frac.starts_with('.') && frac.ends_with(['Z', 'z']) => num(20..23).ok_or_else(bad)?,
+            _ => return Err(bad()),
+        };
+        if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
+            return Err(bad());
+        }
+        let days = days_from_civil(y, mo, d);
+        Ok(Timestamp(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms))
+    }
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's civil-to-days algorithm, the inverse of `civil_from_days`.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -101,6 +154,18 @@ mod tests {
         );
         assert_eq!(Timestamp::from_millis(951_782_400_000).to_string(), "2000-02-29T00:00:00.000Z");
         assert_eq!(Timestamp::from_millis(-1).to_string(), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parses_rfc3339() {
+        for ms in [0, 951_782_400_000, 1_798_406_400_123, -1] {
+            let t = Timestamp::from_millis(ms);
+            assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
+        }
+        assert_eq!("2026-12-01T00:00:00Z".parse::<Timestamp>().unwrap().to_string(), "2026-12-01T00:00:00.000Z");
+        for bad in ["", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-12-01", "2026-12-01T00:00:00+01:00"] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! The `keyhouse` command-line program: the store on a local SQLite file.
+
+mod args;
+mod output;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Parser;
+use keyhouse::{
+    Config, CreateOptions, Error, Keyhouse, ListOptions, Metadata, Pepper, RateLimit, Refill, Timestamp, UpdateOptions,
+};
+
+use args::{Cli, Command, RateLimitArgs, RefillArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e} [{}]", e.code());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let kh = Keyhouse::open(&cli.db, config_from_env()?)?;
+    let json = cli.json;
+    let code = match cli.command {
+        Command::Create(a) => {
+            let created = kh.create(CreateOptions {
+                owner_id: a.owner,
+                name: a.name,
+                prefix: a.prefix,
+                expires_in: a.expires_in,
+                expires_at: a.expires_at,
+                permissions: (!a.permissions.is_empty()).then_some(a.permissions),
+                metadata: a.metadata.as_deref().map(parse_metadata).transpose()?,
+                remaining: a.remaining,
+                refill: refill(&a.refill),
+                rate_limit: rate_limit(&a.rate_limit),
+            })?;
+            output::print_created(&created, json);
+            ExitCode::SUCCESS
+        }
+        Command::Verify(a) => {
+            let key = if a.key == "-" { read_stdin_key()? } else { a.key };
+            let perms: Vec<&str> = a.permissions.iter().map(String::as_str).collect();
+            let result = kh.verify(&key, &perms, a.cost)?;
+            output::print_verify(&result, json);
+            if result.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Command::List(a) => {
+            let page = kh.list(&ListOptions {
+                owner_id: a.owner,
+                limit: a.limit,
+                cursor: a.cursor,
+                include_revoked: a.include_revoked,
+            })?;
+            output::print_page(&page, json);
+            ExitCode::SUCCESS
+        }
+        Command::Show(a) => print_info(&kh.get(&a.id)?, json),
+        Command::Update(a) => {
+            let expires_at = if a.no_expiry {
+                Some(None)
+            } else if let Some(d) = a.expires_in {
+                Some(Some(Timestamp::now().saturating_add(d)))
+            } else {
+                a.expires_at.map(Some)
+            };
+            let info = kh.update(
+                &a.id,
+                UpdateOptions {
+                    name: if a.clear_name { Some(None) } else { a.name.map(Some) },
+                    enabled: if a.enable { Some(true) } else if a.disable { Some(false) } else { None },
+                    permissions: if a.clear_permissions {
+                        Some(Vec::new())
+                    } else {
+                        (!a.permissions.is_empty()).then_some(a.permissions)
+                    },
+                    metadata: a.metadata.as_deref().map(parse_metadata).transpose()?,
+                    expires_at,
+                    remaining: if a.unlimited { Some(None) } else { a.remaining.map(Some) },
+                    refill: if a.no_refill { Some(None) } else { refill(&a.refill).map(Some) },
+                    rate_limit: if a.no_rate_limit { Some(None) } else { rate_limit(&a.rate_limit).map(Some) },
+                },
+            )?;
+            print_info(&info, json)
+        }
+        Command::Revoke(a) => print_info(&kh.revoke(&a.id)?, json),
+        Command::Roll(a) => {
+            output::print_created(&kh.roll(&a.id, a.grace)?, json);
+            ExitCode::SUCCESS
+        }
+        Command::Delete(a) => {
+            kh.delete(&a.id)?;
+            print_done(json, serde_json::json!({"deleted": a.id}), &format!("deleted {}", a.id))
+        }
+        Command::PurgeExpired => {
+            let n = kh.purge_expired()?;
+            print_done(json, serde_json::json!({"purged": n}), &format!("purged {n} expired key(s)"))
+        }
+    };
+    kh.close()?;
+    Ok(code)
+}
+
+/// The pepper comes from the environment, never from a flag, so it stays
+/// out of shell history and process listings.
+fn config_from_env() -> Result<Config, Error> {
+    let mut config = Config::default();
+    if let Ok(secret) = std::env::var("KEYHOUSE_PEPPER") {
+        let id = std::env::var("KEYHOUSE_PEPPER_ID").unwrap_or_else(|_| "default".into());
+        config.pepper = Some(Pepper::new(&id, secret.as_bytes())?);
+    }
+    Ok(config)
+}
+
+fn print_info(info: &keyhouse::KeyInfo, json: bool) -> ExitCode {
+    if json {
+        println!("{}", output::info_json(info));
+    } else {
+        output::print_info(info);
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_done(json: bool, value: serde_json::Value, text: &str) -> ExitCode {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn read_stdin_key() -> Result<String, Error> {
+    let mut buf = String::new();
+    // Read a little past the longest key, so a huge input is still rejected as malformed.
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut buf)
+        .map_err(|e| Error::InvalidArgument(format!("could not read the key from standard input: {e}")))?;
+    Ok(buf.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn parse_metadata(s: &str) -> Result<Metadata, Error> {
+    serde_json::from_str(s).map_err(|e| Error::InvalidArgument(format!("metadata must be a JSON object: {e}")))
+}
+
+fn refill(a: &RefillArgs) -> Option<Refill> {
+    Some(Refill { amount: a.refill_amount?, interval: a.refill_interval? })
+}
+
+fn rate_limit(a: &RateLimitArgs) -> Option<RateLimit> {
+    Some(RateLimit { limit: a.rate_limit?, window: a.rate_window? })
+}

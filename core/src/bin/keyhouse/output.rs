@@ -1,0 +1,160 @@
+//! How results are printed: a readable table, or JSON.
+
+use keyhouse::{CreatedKey, KeyInfo, KeyPage, Timestamp, VerifyResult};
+use serde_json::{json, Value};
+
+/// A key's info as JSON. Times are RFC 3339, durations are seconds.
+pub fn info_json(i: &KeyInfo) -> Value {
+    let ts = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    json!({
+        "id": i.id,
+        "prefix": i.prefix,
+        "owner_id": i.owner_id,
+        "name": i.name,
+        "permissions": i.permissions,
+        "metadata": i.metadata,
+        "enabled": i.enabled,
+        "created_at": i.created_at.to_string(),
+        "updated_at": i.updated_at.to_string(),
+        "expires_at": ts(i.expires_at),
+        "revoked_at": ts(i.revoked_at),
+        "last_used_at": ts(i.last_used_at),
+        "usage_count": i.usage_count,
+        "remaining": i.remaining,
+        "refill": i.refill.map(|r| json!({"amount": r.amount, "interval": r.interval.as_secs_f64()})),
+        "last_refill_at": ts(i.last_refill_at),
+        "rate_limit": i.rate_limit.map(|r| json!({"limit": r.limit, "window": r.window.as_secs_f64()})),
+    })
+}
+
+/// The result of `verify` as JSON.
+pub fn verify_json(r: &VerifyResult) -> Value {
+    json!({
+        "outcome": r.outcome.as_str(),
+        "malformed_reason": r.malformed_reason.map(|m| m.code()),
+        "retry_after": r.retry_after.map(|d| d.as_secs_f64()),
+        "rate_limit": r.rate_limit.map(|s| json!({
+            "limit": s.limit, "window": s.window.as_secs_f64(), "remaining": s.remaining, "reset_at": s.reset_at.to_string(),
+        })),
+        "key": r.key.as_ref().map(info_json),
+    })
+}
+
+/// `create` and `roll`: the key, once, with a warning.
+pub fn print_created(c: &CreatedKey, json: bool) {
+    if json {
+        println!("{}", json!({"key": c.key, "info": info_json(&c.info)}));
+        return;
+    }
+    println!("{}", c.key);
+    eprintln!("Store this key now: it will not be shown again.");
+    print_info(&c.info);
+}
+
+/// One key, as field/value lines.
+pub fn print_info(i: &KeyInfo) {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let ts = |t: Option<Timestamp>| opt(t.map(|t| t.to_string()));
+    let rows = [
+        ("id", i.id.clone()),
+        ("prefix", i.prefix.clone()),
+        ("status", status(i)),
+        ("owner", opt(i.owner_id.clone())),
+        ("name", opt(i.name.clone())),
+        ("permissions", if i.permissions.is_empty() { "-".into() } else { i.permissions.join(" ") }),
+        ("metadata", Value::Object(i.metadata.clone()).to_string()),
+        ("created", i.created_at.to_string()),
+        ("updated", i.updated_at.to_string()),
+        ("expires", ts(i.expires_at)),
+        ("revoked", ts(i.revoked_at)),
+        ("last used", ts(i.last_used_at)),
+        ("uses", i.usage_count.to_string()),
+        ("remaining", opt(i.remaining.map(|r| r.to_string()))),
+        ("refill", opt(i.refill.map(|r| format!("{} every {}", r.amount, secs(r.interval))))),
+        ("rate limit", opt(i.rate_limit.map(|r| format!("{} per {}", r.limit, secs(r.window))))),
+    ];
+    for (k, v) in rows {
+        println!("{k:<12} {v}");
+    }
+}
+
+/// A page of keys as a table, with the next cursor.
+pub fn print_page(page: &KeyPage, json: bool) {
+    if json {
+        println!("{}", json!({"keys": page.keys.iter().map(info_json).collect::<Vec<_>>(), "next_cursor": page.next_cursor}));
+        return;
+    }
+    let header = ["ID", "PREFIX", "STATUS", "OWNER", "NAME", "EXPIRES", "USES"];
+    let rows: Vec<[String; 7]> = page
+        .keys
+        .iter()
+        .map(|i| {
+            [
+                i.id.clone(),
+                i.prefix.clone(),
+                status(i),
+                i.owner_id.clone().unwrap_or_else(|| "-".into()),
+                i.name.clone().unwrap_or_else(|| "-".into()),
+                i.expires_at.map_or_else(|| "-".into(), |t| t.to_string()),
+                i.usage_count.to_string(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    println!("({} key{})", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    if let Some(c) = &page.next_cursor {
+        println!("next page: --cursor {c}");
+    }
+}
+
+/// The outcome of `verify`.
+pub fn print_verify(r: &VerifyResult, json: bool) {
+    if json {
+        println!("{}", verify_json(r));
+        return;
+    }
+    let mut line = r.outcome.as_str().to_owned();
+    if let Some(m) = r.malformed_reason {
+        line.push_str(&format!(" ({})", m.code()));
+    }
+    if let Some(d) = r.retry_after {
+        line.push_str(&format!(" retry after {}", secs(d)));
+    }
+    if let Some(k) = &r.key {
+        line.push_str(&format!(" id={}", k.id));
+        if let Some(rem) = k.remaining {
+            line.push_str(&format!(" remaining={rem}"));
+        }
+    }
+    if let Some(s) = &r.rate_limit {
+        line.push_str(&format!(" rate_limit_remaining={}", s.remaining));
+    }
+    println!("{line}");
+}
+
+fn status(i: &KeyInfo) -> String {
+    let now = Timestamp::now();
+    if i.revoked_at.is_some() {
+        "revoked"
+    } else if !i.enabled {
+        "disabled"
+    } else if i.expires_at.is_some_and(|t| t <= now) {
+        "expired"
+    } else {
+        "active"
+    }
+    .into()
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
