@@ -149,7 +149,6 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        self.flush_if_due(now);
         let Some(row) = self.read(|c| load(c, parts.id))? else {
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
@@ -168,6 +167,7 @@ impl Keyhouse {
                 self.write(|tx| rehash(tx, &row.info.id, hash))?;
             }
             self.usage.record(&mut row.info, now);
+            self.flush_if_due(now);
             return Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) });
         }
         // Credits and rate limits are decided again inside a write

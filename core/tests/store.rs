@@ -1,0 +1,385 @@
+//! The store's operations, its guarantees and its failure modes.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyhouse::seam::{ManualClock, OsRandom, Seams};
+use keyhouse::{
+    Config, CreateOptions, ErrorCode, Keyhouse, ListOptions, Outcome, Pepper, RateLimit, Timestamp, UpdateOptions,
+    SCHEMA_VERSION,
+};
+use rusqlite::Connection;
+
+use common::TempDir;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn memory() -> Keyhouse {
+    Keyhouse::open_in_memory(Config::default()).unwrap()
+}
+
+fn with_clock(path: &std::path::Path, config: Config) -> (Keyhouse, Arc<ManualClock>) {
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let kh = Keyhouse::open_with_seams(path, config, Seams { clock: clock.clone(), random: Arc::new(OsRandom) }).unwrap();
+    (kh, clock)
+}
+
+fn owned(owner: &str) -> CreateOptions {
+    CreateOptions { owner_id: Some(owner.into()), ..Default::default() }
+}
+
+/// The same key with a different secret and a correct checksum: same id, wrong secret.
+fn forge_same_id(key: &str) -> String {
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let body = &key[..key.len() - 6];
+    let last_sep = body.rfind('_').unwrap();
+    let mut forged: Vec<u8> = body.as_bytes().to_vec();
+    let i = last_sep + 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let mut crc = u64::from(crc32fast::hash(&forged));
+    let mut checksum = [b'0'; 6];
+    for c in checksum.iter_mut().rev() {
+        *c = A[(crc % 62) as usize];
+        crc /= 62;
+    }
+    forged.extend_from_slice(&checksum);
+    String::from_utf8(forged).unwrap()
+}
+
+#[test]
+fn create_get_and_verify() {
+    let kh = memory();
+    let c = kh
+        .create(CreateOptions {
+            owner_id: Some("team-1".into()),
+            name: Some("deploy bot".into()),
+            prefix: Some("acme_live".into()),
+            permissions: Some(vec!["files:*".into(), "files:*".into()]),
+            metadata: Some(serde_json::json!({"plan": "pro"}).as_object().unwrap().clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(c.key.starts_with("acme_live_"));
+    assert_eq!(c.info.permissions, vec!["files:*"], "duplicates are dropped");
+    let got = kh.get(&c.info.id).unwrap();
+    assert_eq!(got, c.info);
+    let r = kh.verify(&c.key, &["files:read"], 1).unwrap();
+    assert_eq!(r.outcome, Outcome::Valid);
+    let info = r.key.unwrap();
+    assert_eq!(info.owner_id.as_deref(), Some("team-1"));
+    assert_eq!(info.metadata["plan"], "pro");
+    assert_eq!(info.usage_count, 1);
+    assert!(info.last_used_at.is_some());
+}
+
+#[test]
+fn wrong_secret_for_a_real_id_is_not_found() {
+    let kh = memory();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let forged = forge_same_id(&c.key);
+    assert_ne!(forged, c.key);
+    assert_eq!(keyhouse::parse(&forged).unwrap().id, c.info.id, "the forgery is well-formed");
+    let r = kh.verify(&forged, &[], 1).unwrap();
+    assert_eq!(r.outcome, Outcome::NotFound);
+    assert!(r.key.is_none(), "nothing about the real key leaks");
+}
+
+#[test]
+fn malformed_input_of_any_size_is_an_outcome() {
+    let kh = memory();
+    let huge = "a".repeat(10 * 1024 * 1024);
+    let r = kh.verify(&huge, &[], 1).unwrap();
+    assert_eq!(r.outcome, Outcome::Malformed);
+    assert_eq!(r.malformed_reason.unwrap().code(), "TOO_LONG");
+    assert_eq!(kh.verify("", &[], 1).unwrap().malformed_reason.unwrap().code(), "EMPTY");
+    assert_eq!(kh.verify("kh_\0", &[], 1).unwrap().outcome, Outcome::Malformed);
+}
+
+#[test]
+fn list_paginates_filters_and_hides_revoked() {
+    let (kh, clock) = with_clock(std::path::Path::new(":memory:"), Config::default());
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        clock.advance_millis(1);
+        let owner = if i % 2 == 0 { "even" } else { "odd" };
+        ids.push(kh.create(owned(owner)).unwrap().info.id);
+    }
+    // Two keys in the same millisecond still page deterministically.
+    ids.push(kh.create(owned("even")).unwrap().info.id);
+    let mut seen = Vec::new();
+    let mut opts = ListOptions { limit: 3, ..Default::default() };
+    loop {
+        let page = kh.list(&opts).unwrap();
+        assert!(page.keys.len() <= 3);
+        seen.extend(page.keys.into_iter().map(|k| k.id));
+        match page.next_cursor {
+            Some(c) => opts.cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected[6..].sort();
+    assert_eq!(seen, expected);
+
+    kh.revoke(&ids[0]).unwrap();
+    let even = kh.list(&ListOptions { owner_id: Some("even".into()), ..Default::default() }).unwrap();
+    assert_eq!(even.keys.len(), 4 - 1 + 1);
+    assert!(even.keys.iter().all(|k| k.owner_id.as_deref() == Some("even") && k.revoked_at.is_none()));
+    let all_even =
+        kh.list(&ListOptions { owner_id: Some("even".into()), include_revoked: true, ..Default::default() }).unwrap();
+    assert_eq!(all_even.keys.len(), 5);
+    assert!(all_even.next_cursor.is_none());
+
+    for bad in [ListOptions { limit: 0, ..Default::default() }, ListOptions { limit: 1001, ..Default::default() }] {
+        assert_eq!(kh.list(&bad).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+    let bad_cursor = ListOptions { cursor: Some("garbage".into()), ..Default::default() };
+    assert_eq!(kh.list(&bad_cursor).unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn update_changes_and_clears_fields() {
+    let kh = memory();
+    let c = kh.create(CreateOptions { name: Some("old".into()), remaining: Some(5), ..Default::default() }).unwrap();
+    let id = &c.info.id;
+    let u = kh
+        .update(id, UpdateOptions { name: Some(None), remaining: Some(None), enabled: Some(false), ..Default::default() })
+        .unwrap();
+    assert_eq!((u.name, u.remaining, u.enabled), (None, None, false));
+    let u = kh.update(id, UpdateOptions { name: Some(Some("new".into())), ..Default::default() }).unwrap();
+    assert_eq!(u.name.as_deref(), Some("new"));
+    assert!(!u.enabled, "untouched fields stay");
+
+    let huge = serde_json::json!({"blob": "x".repeat(20_000)}).as_object().unwrap().clone();
+    let err = kh.update(id, UpdateOptions { metadata: Some(huge), ..Default::default() }).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    for name in ["", "\0", &"n".repeat(257)] {
+        let err = kh.update(id, UpdateOptions { name: Some(Some(name.into())), ..Default::default() }).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{name:?}");
+    }
+    assert_eq!(kh.get(id).unwrap().name.as_deref(), Some("new"), "failed updates change nothing");
+    assert_eq!(kh.update("00000000000000", UpdateOptions::default()).unwrap_err().code(), ErrorCode::NotFound);
+}
+
+#[test]
+fn delete_is_hard_and_unknown_ids_are_not_found() {
+    let kh = memory();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    kh.delete(&c.info.id).unwrap();
+    assert_eq!(kh.get(&c.info.id).unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(kh.delete(&c.info.id).unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+    for bad in ["", "short", "has space in it", "00000000000000x"] {
+        assert_eq!(kh.get(bad).unwrap_err().code(), ErrorCode::InvalidArgument, "{bad:?}");
+    }
+}
+
+#[test]
+fn create_many_is_all_or_nothing() {
+    let config = Config { max_keys_per_owner: Some(3), ..Config::default() };
+    let kh = Keyhouse::open_in_memory(config).unwrap();
+    let bad_batch = vec![owned("a"), CreateOptions { prefix: Some("BAD".into()), ..Default::default() }];
+    assert_eq!(kh.create_many(bad_batch).unwrap_err().code(), ErrorCode::InvalidArgument);
+    let over_limit = vec![owned("a"), owned("a"), owned("a"), owned("a")];
+    assert_eq!(kh.create_many(over_limit).unwrap_err().code(), ErrorCode::KeyLimitExceeded);
+    assert!(kh.list(&ListOptions::default()).unwrap().keys.is_empty());
+    let made = kh.create_many((0..3).map(|_| owned("a")).chain([owned("b")]).collect()).unwrap();
+    assert_eq!(made.len(), 4);
+    assert_eq!(kh.create(owned("a")).unwrap_err().code(), ErrorCode::KeyLimitExceeded);
+    assert!(kh.create_many(vec![]).unwrap().is_empty());
+}
+
+#[test]
+fn plain_verify_writes_nothing_until_the_flush() {
+    let dir = TempDir::new("nowrite");
+    let (kh, clock) = with_clock(&dir.db(), Config { usage_flush_interval: Duration::from_secs(60), ..Config::default() });
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let observer = Connection::open(dir.db()).unwrap();
+    let version = || -> i64 { observer.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap() };
+    let stored = || -> (i64, Option<i64>) {
+        observer
+            .query_row("SELECT usage_count, last_used_at FROM keys WHERE id = ?1", [&c.info.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+    };
+    let wal_len = || std::fs::metadata(dir.path().join("keyhouse.db-wal")).map(|m| m.len()).unwrap_or(0);
+    let (v0, wal0) = (version(), wal_len());
+    for _ in 0..1000 {
+        clock.advance_millis(10);
+        assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
+    }
+    assert_eq!(version(), v0, "a plain verify must not commit anything");
+    assert_eq!(wal_len(), wal0);
+    assert_eq!(stored(), (0, None));
+    assert_eq!(kh.get(&c.info.id).unwrap().usage_count, 1000, "reads include pending usage");
+
+    // Past the interval, the next verify writes the whole batch at once.
+    clock.advance_millis(60_000);
+    kh.verify(&c.key, &[], 1).unwrap();
+    assert_ne!(version(), v0);
+    assert_eq!(stored(), (1001, Some(T0 + 1000 * 10 + 60_000)));
+    assert_eq!(kh.get(&c.info.id).unwrap().usage_count, 1001, "flushed usage is not counted twice");
+
+    kh.verify(&c.key, &[], 1).unwrap();
+    kh.close().unwrap();
+    assert_eq!(stored().0, 1002, "close flushes");
+    assert_eq!(kh.get(&c.info.id).unwrap_err().code(), ErrorCode::Closed);
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::Closed);
+    kh.close().unwrap();
+}
+
+#[test]
+fn drop_flushes_pending_usage() {
+    let dir = TempDir::new("drop");
+    let c = {
+        let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+        let c = kh.create(CreateOptions::default()).unwrap();
+        kh.verify(&c.key, &[], 1).unwrap();
+        c
+    };
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    assert_eq!(kh.get(&c.info.id).unwrap().usage_count, 1);
+}
+
+#[test]
+fn pepper_rotation_rehashes_on_use() {
+    let dir = TempDir::new("pepper");
+    let p1 = Pepper::new("p1", &[1; 32]).unwrap();
+    let p2 = Pepper::new("p2", &[2; 32]).unwrap();
+    let hash_of = |id: &str| -> String {
+        Connection::open(dir.db()).unwrap().query_row("SELECT hash FROM keys WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+    };
+    let c = Keyhouse::open(dir.db(), Config::default()).unwrap().create(CreateOptions::default()).unwrap();
+    assert!(hash_of(&c.info.id).starts_with("sha256$"));
+
+    let kh = Keyhouse::open(dir.db(), Config { pepper: Some(p1.clone()), ..Config::default() }).unwrap();
+    assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
+    drop(kh);
+    assert!(hash_of(&c.info.id).starts_with("hmac-sha256$p1$"));
+
+    let rotated = Config { pepper: Some(p2.clone()), previous_peppers: vec![p1], ..Config::default() };
+    let kh = Keyhouse::open(dir.db(), rotated).unwrap();
+    assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
+    assert!(hash_of(&c.info.id).starts_with("hmac-sha256$p2$"));
+    assert_eq!(kh.verify(&forge_same_id(&c.key), &[], 1).unwrap().outcome, Outcome::NotFound);
+    drop(kh);
+
+    let forgot = Keyhouse::open(dir.db(), Config { pepper: Some(Pepper::new("p3", &[3; 32]).unwrap()), ..Config::default() }).unwrap();
+    assert_eq!(forgot.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::UnknownPepper);
+}
+
+#[test]
+fn plaintext_is_never_stored_or_debug_printed() {
+    let dir = TempDir::new("secret");
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let c = kh.create(CreateOptions { remaining: Some(3), ..Default::default() }).unwrap();
+    let r = kh.verify(&c.key, &[], 1).unwrap();
+    kh.close().unwrap();
+    let secret = &c.key[c.key.rfind('_').unwrap() + 1..];
+    for f in ["keyhouse.db", "keyhouse.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(f)) {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret found in {f}");
+        }
+    }
+    for shown in [format!("{c:?}"), format!("{r:?}"), format!("{kh:?}")] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+#[test]
+fn schema_is_versioned_and_newer_files_are_refused() {
+    let dir = TempDir::new("schema");
+    drop(Keyhouse::open(dir.db(), Config::default()).unwrap());
+    let conn = Connection::open(dir.db()).unwrap();
+    let (v, mode): (i64, String) = (
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap(),
+        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap(),
+    );
+    assert_eq!((v, mode.as_str()), (SCHEMA_VERSION, "wal"));
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    drop(conn);
+    assert_eq!(Keyhouse::open(dir.db(), Config::default()).unwrap_err().code(), ErrorCode::SchemaTooNew);
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x42; 8192]).unwrap();
+    assert_eq!(Keyhouse::open(&garbage, Config::default()).unwrap_err().code(), ErrorCode::StoreError);
+    let missing_dir = dir.path().join("no/such/dir/k.db");
+    assert_eq!(Keyhouse::open(missing_dir, Config::default()).unwrap_err().code(), ErrorCode::StoreError);
+}
+
+#[test]
+fn bad_config_is_refused() {
+    let p = Pepper::new("same", &[0; 16]).unwrap();
+    let bad = [
+        Config { default_prefix: "Nope".into(), ..Config::default() },
+        Config { secret_bytes: 8, ..Config::default() },
+        Config { default_permissions: vec!["a b".into()], ..Config::default() },
+        Config { min_expiry: Some(Duration::from_secs(10)), max_expiry: Some(Duration::from_secs(5)), ..Config::default() },
+        Config { default_expiry: Some(Duration::from_secs(50)), max_expiry: Some(Duration::from_secs(5)), ..Config::default() },
+        Config { max_keys_per_owner: Some(0), ..Config::default() },
+        Config { pepper: Some(p.clone()), previous_peppers: vec![p], ..Config::default() },
+    ];
+    for c in bad {
+        assert_eq!(Keyhouse::open_in_memory(c.clone()).unwrap_err().code(), ErrorCode::InvalidArgument, "{c:?}");
+    }
+    assert!(Pepper::new("ok", &[0; 15]).is_err());
+    assert!(Pepper::new("bad id", &[0; 16]).is_err());
+}
+
+#[test]
+fn one_store_serves_many_threads() {
+    let dir = TempDir::new("threads");
+    let kh = Arc::new(Keyhouse::open(dir.db(), Config::default()).unwrap());
+    let plain = kh.create(CreateOptions::default()).unwrap().key;
+    let quota = kh.create(CreateOptions { remaining: Some(500), ..Default::default() }).unwrap().key;
+    let (valid, exceeded) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (kh, plain, quota, valid, exceeded) = (kh.clone(), plain.clone(), quota.clone(), valid.clone(), exceeded.clone());
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    assert!(kh.verify(&plain, &[], 1).unwrap().is_valid());
+                    match kh.verify(&quota, &[], 1).unwrap().outcome {
+                        Outcome::Valid => valid.fetch_add(1, Ordering::Relaxed),
+                        Outcome::UsageExceeded => exceeded.fetch_add(1, Ordering::Relaxed),
+                        o => panic!("{o}"),
+                    };
+                    if i % 20 == 0 {
+                        kh.create(owned(&format!("t{t}"))).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(valid.load(Ordering::Relaxed), 500);
+    assert_eq!(exceeded.load(Ordering::Relaxed), 8 * 200 - 500);
+    let plain_id = keyhouse::parse(&plain).unwrap().id;
+    assert_eq!(kh.get(&plain_id).unwrap().usage_count, 1600);
+    let page = kh.list(&ListOptions { limit: 1000, ..Default::default() }).unwrap();
+    assert_eq!(page.keys.len(), 2 + 8 * 10);
+    kh.close().unwrap();
+    let reopened = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    assert_eq!(reopened.get(&plain_id).unwrap().usage_count, 1600, "all usage reached the file");
+}
+
+#[test]
+fn rate_limited_verify_reports_state_and_exact_retry() {
+    let (kh, clock) = with_clock(std::path::Path::new(":memory:"), Config::default());
+    let rl = RateLimit { limit: 2, window: Duration::from_secs(1) };
+    let c = kh.create(CreateOptions { rate_limit: Some(rl), ..Default::default() }).unwrap();
+    for expect in [1, 0] {
+        let r = kh.verify(&c.key, &[], 1).unwrap();
+        assert_eq!((r.outcome, r.rate_limit.unwrap().remaining), (Outcome::Valid, expect));
+    }
+    let r = kh.verify(&c.key, &[], 1).unwrap();
+    assert_eq!(r.outcome, Outcome::RateLimited);
+    assert_eq!(r.retry_after, Some(Duration::from_millis(500)));
+    assert_eq!(r.rate_limit.unwrap().reset_at, Timestamp::from_millis(T0 + 1000));
+    clock.advance_millis(500);
+    assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
+}
