@@ -58,21 +58,39 @@ fn bits(limbs: &[u32]) -> usize {
 /// Encodes big-endian `bytes` as exactly `width` base62 characters, zero-padded
 /// on the left. `width` must be at least `width_for_bytes(bytes.len())`.
 pub fn encode_bytes(bytes: &[u8], width: usize, out: &mut String) {
-    let mut num: Vec<u8> = bytes.to_vec();
-    let mut digits = vec![b'0'; width];
-    let mut pos = width;
-    // Schoolbook long division by 62; inputs are at most 64 bytes.
-    while num.iter().any(|&b| b != 0) {
-        let mut rem = 0u32;
-        for b in num.iter_mut() {
-            let acc = (rem << 8) | u32::from(*b);
-            *b = (acc / 62) as u8;
-            rem = acc % 62;
-        }
-        pos -= 1;
-        digits[pos] = ALPHABET[rem as usize];
+    // Long division on 32-bit limbs by 62^5, which yields five digits per
+    // pass: about 1/20 of the work of dividing byte by byte by 62.
+    const CHUNK: u64 = 62 * 62 * 62 * 62 * 62;
+    let mut limbs = [0u32; 17]; // up to 68 bytes, big-endian
+    let n = bytes.len().div_ceil(4);
+    let pad = n * 4 - bytes.len();
+    for (i, &b) in bytes.iter().enumerate() {
+        let pos = pad + i;
+        limbs[pos / 4] |= u32::from(b) << (8 * (3 - pos % 4));
     }
-    out.extend(digits.iter().map(|&d| d as char));
+    let mut first = limbs[..n].iter().position(|&l| l != 0).unwrap_or(n);
+    let mut digits = [b'0'; 96];
+    let mut pos = width;
+    while first < n {
+        let mut rem = 0u64;
+        for limb in limbs[first..n].iter_mut() {
+            let acc = (rem << 32) | u64::from(*limb);
+            *limb = (acc / CHUNK) as u32;
+            rem = acc % CHUNK;
+        }
+        for _ in 0..5 {
+            if pos == 0 {
+                break;
+            }
+            pos -= 1;
+            digits[pos] = ALPHABET[(rem % 62) as usize];
+            rem /= 62;
+        }
+        while first < n && limbs[first] == 0 {
+            first += 1;
+        }
+    }
+    out.extend(digits[..width].iter().map(|&d| d as char));
 }
 
 /// Encodes `value` as exactly `width` base62 characters, zero-padded.
@@ -119,6 +137,50 @@ mod tests {
         s.clear();
         encode_u64(u64::from(u32::MAX), 6, &mut s);
         assert_eq!(s, "4gfFC3");
+    }
+
+    /// The obvious byte-at-a-time division, as the reference for the fast one.
+    fn encode_slow(bytes: &[u8], width: usize) -> String {
+        let mut num = bytes.to_vec();
+        let mut digits = vec![b'0'; width];
+        let mut pos = width;
+        while num.iter().any(|&b| b != 0) {
+            let mut rem = 0u32;
+            for b in num.iter_mut() {
+                let acc = (rem << 8) | u32::from(*b);
+                *b = (acc / 62) as u8;
+                rem = acc % 62;
+            }
+            pos -= 1;
+            digits[pos] = ALPHABET[rem as usize];
+        }
+        String::from_utf8(digits).unwrap()
+    }
+
+    #[test]
+    fn fast_encoding_matches_the_reference() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for n in 1..=64 {
+            for fill in [0x00, 0xFF, 0x01] {
+                let bytes = vec![fill; n];
+                let mut s = String::new();
+                encode_bytes(&bytes, width_for_bytes(n), &mut s);
+                assert_eq!(s, encode_slow(&bytes, width_for_bytes(n)), "n={n} fill={fill}");
+            }
+            for _ in 0..20 {
+                let bytes: Vec<u8> = (0..n)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    })
+                    .collect();
+                let mut s = String::new();
+                encode_bytes(&bytes, width_for_bytes(n), &mut s);
+                assert_eq!(s, encode_slow(&bytes, width_for_bytes(n)), "n={n}");
+            }
+        }
     }
 
     #[test]

@@ -113,9 +113,13 @@ impl Keyhouse {
         let now = self.now();
         // Generation and hashing happen before the write lock is taken.
         let built = options.into_iter().map(|o| self.build_key(o, now)).collect::<Result<Vec<_>>>()?;
+        // Inserting in id order walks the id index from left to right
+        // instead of jumping between random pages.
+        let mut order: Vec<&KeyRow> = built.iter().map(|(_, row)| row).collect();
+        order.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
         self.write(|tx| {
             let mut owner_counts: HashMap<&str, u32> = HashMap::new();
-            for (_, row) in &built {
+            for row in order {
                 if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, row.info.owner_id.as_deref()) {
                     let count = match owner_counts.get_mut(owner) {
                         Some(c) => c,
