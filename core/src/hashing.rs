@@ -129,19 +129,24 @@ impl<'a> StoredHash<'a> {
                 peppers.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPepper(id.to_owned()))?,
             ),
         };
-        let computed = hex(&digest(key, pepper));
-        Ok(bool::from(computed.as_bytes().ct_eq(self.hex_digest.as_bytes())))
+        let mut computed = [0u8; 64];
+        hex_into(&digest(key, pepper), &mut computed);
+        Ok(bool::from(computed.ct_eq(self.hex_digest.as_bytes())))
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+fn hex(digest: &[u8; 32]) -> String {
+    let mut out = [0u8; 64];
+    hex_into(digest, &mut out);
+    out.iter().map(|&c| c as char).collect()
+}
+
+fn hex_into(digest: &[u8; 32], out: &mut [u8; 64]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xF)] as char);
+    for (i, &b) in digest.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0xF)];
     }
-    s
 }
 
 #[cfg(test)]

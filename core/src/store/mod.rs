@@ -25,7 +25,7 @@ use crate::seam::Seams;
 use crate::time::duration_millis;
 use crate::verify::{apply_refill, consume, has_limits, peek_rate_limit, status_outcome, Limits};
 use crate::Timestamp;
-use rows::{load, load_existing, validate_metadata, KeyRow, COLUMNS};
+use rows::{columns, load, load_existing, validate_metadata, KeyRow};
 use usage::UsageBuffer;
 
 const MAX_TEXT_LEN: usize = 256;
@@ -213,7 +213,7 @@ impl Keyhouse {
             return Err(Error::invalid(format!("limit must be 1-{MAX_LIST_LIMIT}, got {}", options.limit)));
         }
         let after = options.cursor.as_deref().map(parse_cursor).transpose()?;
-        let mut sql = format!("SELECT {COLUMNS} FROM keys WHERE 1 = 1");
+        let mut sql = String::from(concat!("SELECT ", columns!(), " FROM keys WHERE 1 = 1"));
         if options.owner_id.is_some() {
             sql.push_str(" AND owner_id = :owner");
         }

@@ -9,10 +9,16 @@ use crate::model::{KeyInfo, Metadata, RateLimit, Refill};
 use crate::time::duration_millis;
 use crate::Timestamp;
 
-/// The columns every query selects, in `KeyRow::from_row` order.
-pub(crate) const COLUMNS: &str = "id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
-    created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, \
-    refill_amount, refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat";
+/// The columns every query selects, in `KeyRow::from_row` order. A macro,
+/// so that queries built from it are string literals, not per-call `format!`s.
+macro_rules! columns {
+    () => {
+        "id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
+         created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, \
+         refill_amount, refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat"
+    };
+}
+pub(crate) use columns;
 
 /// A stored key: its info plus what only the store sees.
 #[derive(Clone, Debug)]
@@ -63,7 +69,7 @@ impl KeyRow {
     /// Writes every column of this row, inserting it if `insert`.
     pub(crate) fn save(&self, conn: &Connection, insert: bool) -> Result<()> {
         let i = &self.info;
-        // Positional parameters, in COLUMNS order: binding by name costs a
+        // Positional parameters, in `columns!()` order: binding by name costs a
         // lookup per parameter on every insert.
         let sql = if insert {
             "INSERT INTO keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, \
@@ -108,7 +114,7 @@ impl KeyRow {
 
 /// Reads one key by id.
 pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM keys WHERE id = ?1"))?;
+    let mut stmt = conn.prepare_cached(concat!("SELECT ", columns!(), " FROM keys WHERE id = ?1"))?;
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
 }
 

@@ -40,7 +40,11 @@ impl UsageBuffer {
     /// Counts one successful verification of `info` at `now`, and shows it in `info`.
     pub(crate) fn record(&self, info: &mut KeyInfo, now: Timestamp) {
         let mut pending = self.lock();
-        let p = pending.entry(info.id.clone()).or_default();
+        // Look up before inserting: the hot path then never allocates.
+        let p = match pending.get_mut(&info.id) {
+            Some(p) => p,
+            None => pending.entry(info.id.clone()).or_default(),
+        };
         p.count += 1;
         p.last_used_at = p.last_used_at.max(now.as_millis());
         apply(info, *p);
