@@ -131,6 +131,26 @@ fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
 }
 
 #[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let dir = TempDir::new("cli-pipe");
+    for _ in 0..3 {
+        keyhouse(&dir, &["create"]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+        .arg("--db")
+        .arg(dir.db())
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
 fn db_path_comes_from_the_environment() {
     let dir = TempDir::new("cli-env");
     let path = dir.path().join("from-env.db");

@@ -3,7 +3,7 @@
 mod args;
 mod output;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e} [{}]", e.code());
+            let _ = writeln!(std::io::stderr(), "error: {e} [{}]", e.code());
             ExitCode::from(2)
         }
     }
@@ -41,15 +41,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 refill: refill(&a.refill),
                 rate_limit: rate_limit(&a.rate_limit),
             })?;
-            output::print_created(&created, json);
-            ExitCode::SUCCESS
+            shown_once(emit(&output::created(&created, json), ExitCode::SUCCESS))
         }
         Command::Verify(a) => {
             let key = if a.key == "-" { read_stdin_key()? } else { a.key };
             let perms: Vec<&str> = a.permissions.iter().map(String::as_str).collect();
             let result = kh.verify(&key, &perms, a.cost)?;
-            output::print_verify(&result, json);
-            if result.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            emit(&output::verify(&result, json), if result.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::List(a) => {
             let page = kh.list(&ListOptions {
@@ -58,10 +56,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 cursor: a.cursor,
                 include_revoked: a.include_revoked,
             })?;
-            output::print_page(&page, json);
-            ExitCode::SUCCESS
+            emit(&output::page(&page, json), ExitCode::SUCCESS)
         }
-        Command::Show(a) => print_info(&kh.get(&a.id)?, json),
+        Command::Show(a) => emit(&output::info(&kh.get(&a.id)?, json), ExitCode::SUCCESS),
         Command::Update(a) => {
             let expires_at = if a.no_expiry {
                 Some(None)
@@ -87,20 +84,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     rate_limit: if a.no_rate_limit { Some(None) } else { rate_limit(&a.rate_limit).map(Some) },
                 },
             )?;
-            print_info(&info, json)
+            emit(&output::info(&info, json), ExitCode::SUCCESS)
         }
-        Command::Revoke(a) => print_info(&kh.revoke(&a.id)?, json),
+        Command::Revoke(a) => emit(&output::info(&kh.revoke(&a.id)?, json), ExitCode::SUCCESS),
         Command::Roll(a) => {
-            output::print_created(&kh.roll(&a.id, a.grace)?, json);
-            ExitCode::SUCCESS
+            shown_once(emit(&output::created(&kh.roll(&a.id, a.grace)?, json), ExitCode::SUCCESS))
         }
         Command::Delete(a) => {
             kh.delete(&a.id)?;
-            print_done(json, serde_json::json!({"deleted": a.id}), &format!("deleted {}", a.id))
+            let text = if json { format!("{}\n", serde_json::json!({"deleted": a.id})) } else { format!("deleted {}\n", a.id) };
+            emit(&text, ExitCode::SUCCESS)
         }
         Command::PurgeExpired => {
             let n = kh.purge_expired()?;
-            print_done(json, serde_json::json!({"purged": n}), &format!("purged {n} expired key(s)"))
+            let text = if json { format!("{}\n", serde_json::json!({"purged": n})) } else { format!("purged {n} expired key(s)\n") };
+            emit(&text, ExitCode::SUCCESS)
         }
     };
     kh.close()?;
@@ -118,22 +116,21 @@ fn config_from_env() -> Result<Config, Error> {
     Ok(config)
 }
 
-fn print_info(info: &keyhouse::KeyInfo, json: bool) -> ExitCode {
-    if json {
-        println!("{}", output::info_json(info));
-    } else {
-        output::print_info(info);
+/// Writes `text` to stdout. A closed pipe (`keyhouse list | head`) is not
+/// an error worth a panic: the reader has what it wanted.
+fn emit(text: &str, code: ExitCode) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(_) => ExitCode::from(2),
     }
-    ExitCode::SUCCESS
 }
 
-fn print_done(json: bool, value: serde_json::Value, text: &str) -> ExitCode {
-    if json {
-        println!("{value}");
-    } else {
-        println!("{text}");
-    }
-    ExitCode::SUCCESS
+/// Follows a new key on stdout with a warning on stderr.
+fn shown_once(code: ExitCode) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "Store this key now: it will not be shown again.");
+    code
 }
 
 fn read_stdin_key() -> Result<String, Error> {

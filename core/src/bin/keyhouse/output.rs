@@ -1,5 +1,7 @@
 //! How results are printed: a readable table, or JSON.
 
+use std::fmt::Write;
+
 use keyhouse::{CreatedKey, KeyInfo, KeyPage, Timestamp, VerifyResult};
 use serde_json::{json, Value};
 
@@ -40,19 +42,20 @@ pub fn verify_json(r: &VerifyResult) -> Value {
     })
 }
 
-/// `create` and `roll`: the key, once, with a warning.
-pub fn print_created(c: &CreatedKey, json: bool) {
+/// `create` and `roll`: the key, once. The caller warns on stderr that it
+/// will not be shown again.
+pub fn created(c: &CreatedKey, json: bool) -> String {
     if json {
-        println!("{}", json!({"key": c.key, "info": info_json(&c.info)}));
-        return;
+        return format!("{}\n", json!({"key": c.key, "info": info_json(&c.info)}));
     }
-    println!("{}", c.key);
-    eprintln!("Store this key now: it will not be shown again.");
-    print_info(&c.info);
+    format!("{}\n{}", c.key, info(&c.info, false))
 }
 
-/// One key, as field/value lines.
-pub fn print_info(i: &KeyInfo) {
+/// One key, as field/value lines or JSON.
+pub fn info(i: &KeyInfo, json: bool) -> String {
+    if json {
+        return format!("{}\n", info_json(i));
+    }
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let ts = |t: Option<Timestamp>| opt(t.map(|t| t.to_string()));
     let rows = [
@@ -73,16 +76,18 @@ pub fn print_info(i: &KeyInfo) {
         ("refill", opt(i.refill.map(|r| format!("{} every {}", r.amount, secs(r.interval))))),
         ("rate limit", opt(i.rate_limit.map(|r| format!("{} per {}", r.limit, secs(r.window))))),
     ];
+    let mut out = String::new();
     for (k, v) in rows {
-        println!("{k:<12} {v}");
+        let _ = writeln!(out, "{k:<12} {v}");
     }
+    out
 }
 
 /// A page of keys as a table, with the next cursor.
-pub fn print_page(page: &KeyPage, json: bool) {
+pub fn page(page: &KeyPage, json: bool) -> String {
     if json {
-        println!("{}", json!({"keys": page.keys.iter().map(info_json).collect::<Vec<_>>(), "next_cursor": page.next_cursor}));
-        return;
+        let keys: Vec<Value> = page.keys.iter().map(info_json).collect();
+        return format!("{}\n", json!({"keys": keys, "next_cursor": page.next_cursor}));
     }
     let header = ["ID", "PREFIX", "STATUS", "OWNER", "NAME", "EXPIRES", "USES"];
     let rows: Vec<[String; 7]> = page
@@ -102,25 +107,26 @@ pub fn print_page(page: &KeyPage, json: bool) {
         .collect();
     let widths: Vec<usize> =
         (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: Vec<&str>| {
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("{}", padded.join("  ").trim_end());
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
     for r in &rows {
         line(r.iter().map(String::as_str).collect());
     }
-    println!("({} key{})", rows.len(), if rows.len() == 1 { "" } else { "s" });
+    let _ = writeln!(out, "({} key{})", rows.len(), if rows.len() == 1 { "" } else { "s" });
     if let Some(c) = &page.next_cursor {
-        println!("next page: --cursor {c}");
+        let _ = writeln!(out, "next page: --cursor {c}");
     }
+    out
 }
 
-/// The outcome of `verify`.
-pub fn print_verify(r: &VerifyResult, json: bool) {
+/// The outcome of `verify`: its code first, then details.
+pub fn verify(r: &VerifyResult, json: bool) -> String {
     if json {
-        println!("{}", verify_json(r));
-        return;
+        return format!("{}\n", verify_json(r));
     }
     let mut line = r.outcome.as_str().to_owned();
     if let Some(m) = r.malformed_reason {
@@ -138,7 +144,8 @@ pub fn print_verify(r: &VerifyResult, json: bool) {
     if let Some(s) = &r.rate_limit {
         line.push_str(&format!(" rate_limit_remaining={}", s.remaining));
     }
-    println!("{line}");
+    line.push('\n');
+    line
 }
 
 fn status(i: &KeyInfo) -> String {
