@@ -98,6 +98,32 @@ impl RandomSource for SeededRandom {
     }
 }
 
+/// Hands out the given bytes, in order, cycling when they run out: for
+/// reproducing keys from fixed bytes (the format vectors).
+#[derive(Debug)]
+pub struct FixedBytes {
+    bytes: Vec<u8>,
+    next: Mutex<usize>,
+}
+
+impl FixedBytes {
+    /// A source that yields `bytes`, then `bytes` again. `bytes` must not be empty.
+    pub fn new(bytes: &[u8]) -> Arc<Self> {
+        assert!(!bytes.is_empty(), "FixedBytes needs at least one byte");
+        Arc::new(FixedBytes { bytes: bytes.to_vec(), next: Mutex::new(0) })
+    }
+}
+
+impl RandomSource for FixedBytes {
+    fn fill(&self, buf: &mut [u8]) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        for b in buf {
+            *b = self.bytes[*next];
+            *next = (*next + 1) % self.bytes.len();
+        }
+    }
+}
+
 /// The clock and randomness a store uses.
 #[derive(Clone)]
 pub struct Seams {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyhouse::seam::{ManualClock, OsRandom, RandomSource, Seams};
+use keyhouse::seam::{FixedBytes, ManualClock, OsRandom, Seams};
 use keyhouse::{
     format, hash_key, parse, Config, CreateOptions, Error, KeyInfo, Keyhouse, MalformedReason, Pepper, RateLimit,
     Refill, Timestamp, UpdateOptions, VerifyResult,
@@ -15,14 +15,6 @@ use keyhouse::{
 use serde_json::{json, Map, Value};
 
 use common::{read_vectors, TempDir};
-
-struct FixedBytes(Vec<u8>);
-
-impl RandomSource for FixedBytes {
-    fn fill(&self, buf: &mut [u8]) {
-        buf.copy_from_slice(&self.0[..buf.len()]);
-    }
-}
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -39,11 +31,11 @@ fn format_vectors() {
         let bytes = [unhex(v["id_bytes"].as_str().unwrap()), unhex(v["secret_bytes"].as_str().unwrap())].concat();
         let secret_len = bytes.len() - format::ID_BYTES;
         let prefix = v["prefix"].as_str().unwrap();
-        let g = format::generate_with_random(prefix, secret_len, None, &FixedBytes(bytes.clone())).unwrap();
+        let g = format::generate_with_random(prefix, secret_len, None, &*FixedBytes::new(&bytes)).unwrap();
         assert_eq!(g.key, v["key"], "{prefix}");
         assert_eq!(g.id, v["id"]);
         assert_eq!(g.hash, v["hash"]);
-        let peppered = format::generate_with_random(prefix, secret_len, Some(&pepper), &FixedBytes(bytes)).unwrap();
+        let peppered = format::generate_with_random(prefix, secret_len, Some(&pepper), &*FixedBytes::new(&bytes)).unwrap();
         assert_eq!(peppered.hash, v["hash_with_pepper"]);
         assert_eq!(hash_key(&g.key, None).unwrap(), v["hash"]);
         assert_eq!(hash_key(&g.key, Some(&pepper)).unwrap(), v["hash_with_pepper"]);
