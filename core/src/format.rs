@@ -149,12 +149,18 @@ pub(crate) fn parse_parts(key: &str) -> Result<KeyParts<'_>, MalformedReason> {
     if b.len() > MAX_KEY_LEN {
         return Err(MalformedReason::TooLong);
     }
-    if !b.iter().all(|&c| c == b'_' || c.is_ascii_alphanumeric()) {
-        return Err(MalformedReason::InvalidCharacter);
+    // One pass checks every character and finds the last two separators.
+    let (mut last, mut id_sep) = (None, None);
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            (id_sep, last) = (last, Some(i));
+        } else if !c.is_ascii_alphanumeric() {
+            return Err(MalformedReason::InvalidCharacter);
+        }
     }
-    let last = b.iter().rposition(|&c| c == b'_').ok_or(MalformedReason::MissingSeparator)?;
+    let last = last.ok_or(MalformedReason::MissingSeparator)?;
+    let id_sep = id_sep.ok_or(MalformedReason::MissingSeparator)?;
     let (head, tail) = (&b[..last], &b[last + 1..]);
-    let id_sep = head.iter().rposition(|&c| c == b'_').ok_or(MalformedReason::MissingSeparator)?;
     let (prefix, id) = (&head[..id_sep], &head[id_sep + 1..]);
     if id.len() != ID_LEN {
         return Err(MalformedReason::InvalidId);

@@ -98,7 +98,7 @@ fn digest(key: &str, pepper: Option<&Pepper>) -> [u8; 32] {
 /// A stored hash split into its tag and digest.
 pub(crate) struct StoredHash<'a> {
     pepper_id: Option<&'a str>,
-    hex_digest: &'a str,
+    digest: [u8; 32],
 }
 
 impl<'a> StoredHash<'a> {
@@ -110,10 +110,8 @@ impl<'a> StoredHash<'a> {
             (Some(HMAC_TAG), Some(id), Some(h), None) if !id.is_empty() => (Some(id), h),
             _ => return Err(bad()),
         };
-        if hex_digest.len() != 64 || !hex_digest.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(bad());
-        }
-        Ok(StoredHash { pepper_id, hex_digest })
+        let digest = unhex(hex_digest).ok_or_else(bad)?;
+        Ok(StoredHash { pepper_id, digest })
     }
 
     /// The id of the pepper this hash was made with, if any.
@@ -129,24 +127,38 @@ impl<'a> StoredHash<'a> {
                 peppers.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPepper(id.to_owned()))?,
             ),
         };
-        let mut computed = [0u8; 64];
-        hex_into(&digest(key, pepper), &mut computed);
-        Ok(bool::from(computed.ct_eq(self.hex_digest.as_bytes())))
+        Ok(bool::from(digest(key, pepper).ct_eq(&self.digest)))
     }
+}
+
+/// Decodes exactly 64 lowercase hex digits.
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 fn hex(digest: &[u8; 32]) -> String {
-    let mut out = [0u8; 64];
-    hex_into(digest, &mut out);
-    out.iter().map(|&c| c as char).collect()
-}
-
-fn hex_into(digest: &[u8; 32], out: &mut [u8; 64]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, &b) in digest.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(b >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(b & 0xF)];
+    let mut s = String::with_capacity(64);
+    for &b in digest {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xF)] as char);
     }
+    s
 }
 
 #[cfg(test)]
@@ -176,6 +188,9 @@ mod tests {
         assert!(!verify_hash("garbage", &plain, &[]).unwrap());
         assert_eq!(verify_hash(&g.key, &peppered, &[]).unwrap_err().code().as_str(), "UNKNOWN_PEPPER");
         assert!(verify_hash(&g.key, "md5$abc", &[]).is_err());
+        let upper = plain.to_uppercase().replace("SHA256", "sha256");
+        assert!(verify_hash(&g.key, &upper, &[]).is_err(), "hex digits are lowercase");
+        assert!(verify_hash(&g.key, &plain[..plain.len() - 1], &[]).is_err());
         assert!(format!("{p:?}").contains("redacted"));
     }
 }

@@ -34,8 +34,9 @@ impl KeyRow {
         let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
             Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
         };
-        let permissions: String = r.get(5)?;
-        let metadata: String = r.get(6)?;
+        // Parsed straight from SQLite's buffer, without an intermediate String.
+        let permissions = r.get_ref(5)?.as_str()?;
+        let metadata = r.get_ref(6)?.as_str()?;
         let refill = match (r.get::<_, Option<i64>>(15)?, r.get::<_, Option<i64>>(16)?) {
             (Some(amount), Some(ms)) => Some(Refill { amount, interval: millis(ms) }),
             _ => None,
@@ -49,8 +50,8 @@ impl KeyRow {
             prefix: r.get(1)?,
             owner_id: r.get(3)?,
             name: r.get(4)?,
-            permissions: serde_json::from_str(&permissions).map_err(|e| bad_json(5, e))?,
-            metadata: serde_json::from_str(&metadata).map_err(|e| bad_json(6, e))?,
+            permissions: serde_json::from_str(permissions).map_err(|e| bad_json(5, e))?,
+            metadata: serde_json::from_str(metadata).map_err(|e| bad_json(6, e))?,
             enabled: r.get(7)?,
             created_at: Timestamp::from_millis(r.get(8)?),
             updated_at: Timestamp::from_millis(r.get(9)?),
