@@ -1,3 +1,7 @@
+//! Verifies one valid key in a loop on a 1k-key file store: a steady target
+//! for profilers (`perf record`), which Criterion's setup would drown out.
+//! `N=iterations cargo run --release --example verify_loop`.
+
 use keyhouse::{Config, CreateOptions, Keyhouse};
 fn main() {
     let p = std::env::temp_dir().join("vloop.db");
