@@ -32,7 +32,11 @@ def db_path(tmp_path):
 @pytest.fixture(scope="session")
 def cli() -> str:
     """The keyhouse CLI binary: $KEYHOUSE_CLI, or the workspace's debug build."""
-    path = os.environ.get("KEYHOUSE_CLI") or str(REPO / "target" / "debug" / "keyhouse")
+    given = os.environ.get("KEYHOUSE_CLI")
+    if given:
+        assert Path(given).exists(), f"KEYHOUSE_CLI={given} does not exist"
+        return given
+    path = str(REPO / "target" / "debug" / "keyhouse")
     if not Path(path).exists():
         cargo = shutil.which("cargo")
         assert cargo, "cargo is needed to build the keyhouse CLI for the interop tests"
