@@ -1,0 +1,22 @@
+//! The `keyhouse` npm package's native module: the Keyhouse core for Node.js.
+//!
+//! This crate only converts values and maps errors; every rule lives in the
+//! core. Errors are thrown as `KeyhouseError` (a subclass of `Error`) whose
+//! `.code` is the core's stable code; wrong argument types throw `TypeError`.
+
+mod convert;
+mod errors;
+mod seam;
+mod stateless;
+mod store;
+mod types;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// Adds `KeyhouseError` to the exports when the module loads (once per
+/// thread: every worker gets its own class).
+#[napi(module_exports)]
+pub fn module_exports(mut exports: Object, env: Env) -> Result<()> {
+    errors::install(&env, &mut exports)
+}
