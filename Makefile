@@ -9,13 +9,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-core test-reference test-python python-env bench bench-python clean
+.PHONY: run test test-core test-reference test-python python-env test-node node-env bench bench-python bench-node clean
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
 	core/scripts/demo.sh target/release/keyhouse keyhouse-demo.db
 
-test: test-core test-reference test-python
+test: test-core test-reference test-python test-node
 
 test-core:
 	$(CARGO) test --workspace
@@ -38,6 +38,19 @@ test-python: python-env
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings-python
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest bindings-python/tests -q
 
+node-env: bindings-node/node_modules/.package-lock.json
+bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
+	cd bindings-node && npm ci --no-audit --no-fund
+
+# Builds the addon, checks that the committed index.js and index.d.ts are what
+# the build generates, runs the suite, then installs the packed tarball.
+test-node: node-env
+	$(CARGO) build -p keyhouse --bin keyhouse
+	cd bindings-node && npx napi build --platform --release
+	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts
+	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
+	bindings-node/scripts/pack-check.sh
+
 bench:
 	$(CARGO) bench -p keyhouse --bench keyhouse
 	$(CARGO) run --release -p keyhouse --example bulk_import
@@ -46,6 +59,10 @@ bench-python: python-env
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings-python
 	$(PY) bindings-python/bench/bench_verify.py
 
+bench-node: node-env
+	cd bindings-node && npx napi build --platform --release
+	cd bindings-node/bench && npm install --no-audit --no-fund && node bench_verify.js
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
+	rm -rf $(VENV) bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
