@@ -112,18 +112,30 @@ pub fn to_date(t: Timestamp) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(t.as_millis()).unwrap_or_default()
 }
 
-/// An array of strings.
-pub fn strings(env: &Env, name: &str, v: Unknown<'_>) -> Result<Vec<String>> {
+/// Converts each element of an array argument (`want` names it in errors);
+/// `each` gets the element's name (`name[i]`) and value.
+pub fn elements<T>(
+    env: &Env,
+    name: &str,
+    want: &str,
+    v: Unknown<'_>,
+    mut each: impl FnMut(&str, Unknown<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
     if !v.is_array()? {
-        return Err(expect(env, name, "an array of strings", &v));
+        return Err(expect(env, name, want, &v));
     }
     let array = unsafe { Array::from_napi_value(v.env(), v.raw()) }?;
     (0..array.len())
         .map(|i| {
             let item: Unknown = array.get(i)?.ok_or_else(|| type_error(env, format!("{name} has a hole")))?;
-            string(env, &format!("{name}[{i}]"), item)
+            each(&format!("{name}[{i}]"), item)
         })
         .collect()
+}
+
+/// An array of strings.
+pub fn strings(env: &Env, name: &str, v: Unknown<'_>) -> Result<Vec<String>> {
+    elements(env, name, "an array of strings", v, |item_name, item| string(env, item_name, item))
 }
 
 /// A plain object, for option bags.

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
-use crate::convert::{integer, object, options, present, string};
+use crate::convert::{elements, integer, object, options, present, string};
 use crate::errors::{type_error, IntoJsResult};
 use crate::types::{GeneratedKey, ParsedKey};
 
@@ -53,16 +53,7 @@ pub fn opt_pepper(env: &Env, name: &str, v: Option<Unknown<'_>>) -> Result<Optio
 /// An optional array of peppers.
 pub fn peppers(env: &Env, name: &str, v: Option<Unknown<'_>>) -> Result<Vec<keyhouse::Pepper>> {
     let Some(v) = present(v)? else { return Ok(Vec::new()) };
-    if !v.is_array()? {
-        return Err(type_error(env, format!("{name} must be an array of peppers")));
-    }
-    let array = unsafe { Array::from_napi_value(v.env(), v.raw()) }?;
-    (0..array.len())
-        .map(|i| {
-            let item: Unknown = array.get(i)?.ok_or_else(|| type_error(env, format!("{name} has a hole")))?;
-            pepper(env, &format!("{name}[{i}]"), item)
-        })
-        .collect()
+    elements(env, name, "an array of peppers", v, |item_name, item| pepper(env, item_name, item))
 }
 
 /// Generates a key: 32 random bytes of secret unless `secretBytes` says

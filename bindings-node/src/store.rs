@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::{boolean, date, integer, is_nullish, metadata, object, options, present, seconds, string, strings};
+use crate::convert::{boolean, date, elements, integer, is_nullish, metadata, object, options, present, seconds, string, strings};
 use crate::errors::{js_error, type_error, IntoJsResult};
 use crate::stateless::{key_text, opt_pepper, peppers};
 use crate::types::{CreatedKey, KeyInfo, KeyPage, VerifyResult};
@@ -387,16 +387,7 @@ fn create_options(env: &Env, what: &str, v: Option<Unknown>) -> Result<CreateOpt
 }
 
 fn create_options_list(env: &Env, v: Unknown) -> Result<Vec<CreateOptions>> {
-    if !v.is_array()? {
-        return Err(type_error(env, "options must be an array of objects"));
-    }
-    let array = unsafe { Array::from_napi_value(v.env(), v.raw()) }?;
-    (0..array.len())
-        .map(|i| {
-            let item: Unknown = array.get(i)?.ok_or_else(|| type_error(env, "options has a hole"))?;
-            create_options(env, &format!("options[{i}]"), Some(item))
-        })
-        .collect()
+    elements(env, "options", "an array of objects", v, |item_name, item| create_options(env, item_name, Some(item)))
 }
 
 fn list_options(env: &Env, v: Option<Unknown>) -> Result<ListOptions> {
