@@ -383,3 +383,53 @@ fn rate_limited_verify_reports_state_and_exact_retry() {
     clock.advance_millis(500);
     assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
 }
+
+/// Verify serves rows from memory; no change committed elsewhere may be missed.
+#[test]
+fn cached_rows_never_outlive_a_commit() {
+    let dir = TempDir::new("cache");
+    let a = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let b = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let c = a.create(CreateOptions::default()).unwrap();
+    let id = &c.info.id;
+    // Toggle the key from another connection and check every change at once.
+    for round in 0..200 {
+        let enabled = round % 2 == 0;
+        b.update(id, UpdateOptions { enabled: Some(enabled), ..Default::default() }).unwrap();
+        let expected = if enabled { Outcome::Valid } else { Outcome::Disabled };
+        for _ in 0..3 {
+            assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, expected, "round {round}");
+        }
+    }
+    b.update(id, UpdateOptions { enabled: Some(true), permissions: Some(vec!["x:y".into()]), ..Default::default() }).unwrap();
+    assert_eq!(a.verify(&c.key, &["x:y"], 1).unwrap().outcome, Outcome::Valid);
+    assert_eq!(a.verify(&c.key, &["x:z"], 1).unwrap().outcome, Outcome::InsufficientPermissions);
+
+    // A revoke from another OS process is seen at once.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+        .arg("--db")
+        .arg(dir.db())
+        .args(["revoke", id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+
+    b.delete(id).unwrap();
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+}
+
+#[test]
+fn cached_verify_keeps_counting_usage_and_honours_expiry() {
+    let dir = TempDir::new("cache-usage");
+    let (kh, clock) = with_clock(&dir.db(), Config::default());
+    let c = kh.create(CreateOptions { expires_in: Some(Duration::from_secs(10)), ..Default::default() }).unwrap();
+    for n in 1..=50 {
+        let r = kh.verify(&c.key, &[], 1).unwrap();
+        assert_eq!(r.key.unwrap().usage_count, n);
+    }
+    clock.advance_millis(10_000);
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Expired);
+    kh.close().unwrap();
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::Closed);
+}

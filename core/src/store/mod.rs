@@ -1,5 +1,6 @@
 //! The key store: [`Keyhouse`] over SQLite.
 
+mod cache;
 pub(crate) mod rows;
 pub mod schema;
 mod usage;
@@ -7,7 +8,7 @@ mod usage;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -26,6 +27,7 @@ use crate::time::duration_millis;
 use crate::verify::{apply_refill, consume, has_limits, peek_rate_limit, status_outcome, Limits};
 use crate::Timestamp;
 use rows::{columns, load, load_existing, validate_metadata, KeyRow};
+use cache::{ShmHeader, VerifyCache};
 use usage::UsageBuffer;
 
 const MAX_TEXT_LEN: usize = 256;
@@ -39,10 +41,14 @@ const MEMORY_PATH: &str = ":memory:";
 /// One instance serves many threads at once (`Send + Sync`). Writes go
 /// through one connection behind a mutex; reads, including the lookup of
 /// every verify, go through a small pool of read-only connections, which
-/// WAL lets run beside the writer and beside other processes.
+/// WAL lets run beside the writer and beside other processes. Verify serves
+/// rows from memory while nothing has committed since they were read (see
+/// `cache`).
 pub struct Keyhouse {
     writer: Mutex<Option<Connection>>,
     readers: Vec<Mutex<Option<Connection>>>,
+    // Declared after the connections, so it is unmapped after they close.
+    cache: RwLock<Option<VerifyCache>>,
     next_reader: AtomicUsize,
     config: Config,
     peppers: Vec<Pepper>,
@@ -90,10 +96,20 @@ impl Keyhouse {
                 })
                 .collect::<Result<_>>()?
         };
+        let cache = if in_memory { None } else { ShmHeader::open(path).map(VerifyCache::new) };
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let usage = UsageBuffer::new(now, duration_millis(config.usage_flush_interval));
-        Ok(Keyhouse { writer: Mutex::new(Some(writer)), readers, next_reader: AtomicUsize::new(0), config, peppers, seams, usage })
+        Ok(Keyhouse {
+            writer: Mutex::new(Some(writer)),
+            readers,
+            cache: RwLock::new(cache),
+            next_reader: AtomicUsize::new(0),
+            config,
+            peppers,
+            seams,
+            usage,
+        })
     }
 
     /// The configuration this store was opened with.
@@ -153,7 +169,7 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let Some(row) = self.read(|c| load(c, parts.id))? else {
+        let Some(row) = self.load_for_verify(parts.id)? else {
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
         let stored = StoredHash::parse(&row.hash).map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
@@ -403,6 +419,8 @@ impl Keyhouse {
         let mut guard = lock(&self.writer);
         let Some(conn) = guard.as_mut() else { return Ok(()) };
         self.usage.flush(conn)?;
+        // Unmap before the connections go, while verifies in flight finish.
+        self.cache.write().unwrap_or_else(|e| e.into_inner()).take();
         for r in &self.readers {
             lock(r).take();
         }
@@ -516,6 +534,15 @@ impl Keyhouse {
             // Best effort: a busy database must not fail a verify. Unwritten
             // counts stay pending and go out with the next flush.
             let _ = self.flush();
+        }
+    }
+
+    /// The row for a verify, from the cache when nothing has committed since it was read.
+    fn load_for_verify(&self, id: &str) -> Result<Option<KeyRow>> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        match cache.as_ref() {
+            Some(cache) => cache.get_or_load(id, || self.read(|c| load(c, id))),
+            None => self.read(|c| load(c, id)),
         }
     }
 
