@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+mod js;
 mod seam;
 mod stateless;
 mod store;
@@ -14,9 +15,9 @@ mod types;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// Adds `KeyhouseError` to the exports when the module loads (once per
-/// thread: every worker gets its own class).
+/// Defines the JavaScript side (see `js`) and exports `KeyhouseError` when the
+/// module loads, once per thread: every worker gets its own class.
 #[napi(module_exports)]
 pub fn module_exports(mut exports: Object, env: Env) -> Result<()> {
-    errors::install(&env, &mut exports)
+    js::install(&env, &mut exports)
 }

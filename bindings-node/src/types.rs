@@ -1,10 +1,96 @@
 //! The values the API returns. Times are `Date`s, durations are seconds.
 
 use chrono::{DateTime, Utc};
+use napi::bindgen_prelude::{Result, ToNapiValue};
+use napi::sys;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use crate::convert::{to_date, to_seconds};
+use crate::js::{call, opt, Factory};
+
+/// Milliseconds since the epoch, which the factories turn into `Date`s.
+fn ms(d: DateTime<Utc>) -> f64 {
+    d.timestamp_millis() as f64
+}
+
+// Results are built by the JavaScript factories in `js` (one call per
+// object, fields in declaration order) instead of property by property.
+
+impl ToNapiValue for Refill {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
+        unsafe { call(env, Factory::Refill, &[i64::to_napi_value(env, v.amount)?, f64::to_napi_value(env, v.interval)?]) }
+    }
+}
+
+impl ToNapiValue for RateLimit {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
+        unsafe { call(env, Factory::RateLimit, &[u32::to_napi_value(env, v.limit)?, f64::to_napi_value(env, v.window)?]) }
+    }
+}
+
+impl ToNapiValue for RateLimitState {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
+        let args = unsafe {
+            [
+                u32::to_napi_value(env, v.limit)?,
+                f64::to_napi_value(env, v.window)?,
+                u32::to_napi_value(env, v.remaining)?,
+                f64::to_napi_value(env, ms(v.reset_at))?,
+            ]
+        };
+        unsafe { call(env, Factory::RateLimitState, &args) }
+    }
+}
+
+impl ToNapiValue for KeyInfo {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
+        let args = unsafe {
+            [
+                String::to_napi_value(env, v.id)?,
+                String::to_napi_value(env, v.prefix)?,
+                opt(env, v.owner_id)?,
+                opt(env, v.name)?,
+                Vec::<String>::to_napi_value(env, v.permissions)?,
+                Map::<String, Value>::to_napi_value(env, v.metadata)?,
+                bool::to_napi_value(env, v.enabled)?,
+                f64::to_napi_value(env, ms(v.created_at))?,
+                f64::to_napi_value(env, ms(v.updated_at))?,
+                opt(env, v.expires_at.map(ms))?,
+                opt(env, v.revoked_at.map(ms))?,
+                opt(env, v.last_used_at.map(ms))?,
+                i64::to_napi_value(env, v.usage_count)?,
+                opt(env, v.remaining)?,
+                opt(env, v.refill)?,
+                opt(env, v.last_refill_at.map(ms))?,
+                opt(env, v.rate_limit)?,
+            ]
+        };
+        unsafe { call(env, Factory::KeyInfo, &args) }
+    }
+}
+
+impl ToNapiValue for VerifyResult {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
+        let args = unsafe {
+            [
+                Outcome::to_napi_value(env, v.outcome)?,
+                opt(env, v.key)?,
+                opt(env, v.malformed_reason)?,
+                opt(env, v.retry_after)?,
+                opt(env, v.rate_limit)?,
+            ]
+        };
+        unsafe { call(env, Factory::VerifyResult, &args) }
+    }
+}
+
+impl ToNapiValue for KeyPage {
+    unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
+        let args = unsafe { [Vec::<KeyInfo>::to_napi_value(env, v.keys)?, opt(env, v.next_cursor)?] };
+        unsafe { call(env, Factory::KeyPage, &args) }
+    }
+}
 
 /// The outcome of verifying a key.
 #[napi(string_enum)]
@@ -56,7 +142,7 @@ impl From<keyhouse::Outcome> for Outcome {
 }
 
 /// Every `interval` seconds, `remaining` is reset to `amount`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Clone)]
 pub struct Refill {
     /// The value `remaining` is reset to.
@@ -66,7 +152,7 @@ pub struct Refill {
 }
 
 /// At most `limit` verifications per `window` seconds.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Clone)]
 pub struct RateLimit {
     /// Requests allowed per window.
@@ -76,7 +162,7 @@ pub struct RateLimit {
 }
 
 /// A key's rate-limit state after a verification.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct RateLimitState {
     /// Requests allowed per window.
     pub limit: u32,
@@ -89,7 +175,7 @@ pub struct RateLimitState {
 }
 
 /// Everything the store knows about a key, except its secret.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct KeyInfo {
     /// The public key id.
     pub id: String,
@@ -153,7 +239,7 @@ impl From<keyhouse::KeyInfo> for KeyInfo {
 }
 
 /// The result of verifying a key.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct VerifyResult {
     /// What happened.
     pub outcome: Outcome,
@@ -185,7 +271,7 @@ impl From<keyhouse::VerifyResult> for VerifyResult {
 }
 
 /// One page of keys, oldest first.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct KeyPage {
     /// The keys on this page.
     pub keys: Vec<KeyInfo>,
