@@ -24,7 +24,7 @@ use crate::store::rows::KeyRow;
 const HEADER_WORDS: usize = 12;
 /// Past this many rows the cache starts over; a verify-heavy service keeps
 /// its hot keys, and memory stays bounded.
-const MAX_ROWS: usize = 100_000;
+const MAX_ROWS: usize = 20_000;
 
 type Header = [u32; HEADER_WORDS];
 
