@@ -11,14 +11,9 @@ use crate::errors::{type_error, IntoJsResult};
 use crate::types::{GeneratedKey, ParsedKey};
 
 /// A key argument as text. Anything longer than the longest key is passed on
-/// as a stand-in of that excess length (the core rejects it as TOO_LONG
-/// either way), so a 10 MB string is never copied.
+/// as the core's `OVERSIZED_KEY` (rejected as TOO_LONG either way), so a
+/// 10 MB string is never copied.
 pub fn key_text(env: &Env, v: Unknown<'_>) -> Result<Cow<'static, str>> {
-    const TOO_LONG: &str = concat!(
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-    );
-    const _: () = assert!(TOO_LONG.len() > keyhouse::format::MAX_KEY_LEN);
     if v.get_type()? != ValueType::String {
         return Err(type_error(env, "key must be a string"));
     }
@@ -26,7 +21,7 @@ pub fn key_text(env: &Env, v: Unknown<'_>) -> Result<Cow<'static, str>> {
     // SAFETY: a null buffer asks Node-API for the UTF-8 length only.
     let status = unsafe { napi::sys::napi_get_value_string_utf8(v.env(), v.raw(), std::ptr::null_mut(), 0, &mut len) };
     if status == napi::sys::Status::napi_ok && len > keyhouse::format::MAX_KEY_LEN {
-        return Ok(Cow::Borrowed(TOO_LONG));
+        return Ok(Cow::Borrowed(keyhouse::format::OVERSIZED_KEY));
     }
     Ok(Cow::Owned(unsafe { String::from_napi_value(v.env(), v.raw()) }?))
 }

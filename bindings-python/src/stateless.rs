@@ -10,20 +10,15 @@ use crate::errors::IntoPyResult;
 use crate::types::{GeneratedKey, ParsedKey, Pepper};
 
 /// A key argument as text. Anything longer than the longest key is passed on
-/// as a stand-in of that excess length (the core rejects it as TOO_LONG
-/// either way), so a 10 MB string is never copied. Text that cannot be
+/// as the core's `OVERSIZED_KEY` (rejected as TOO_LONG either way), so a
+/// 10 MB string is never copied. Text that cannot be
 /// UTF-8 (lone surrogates) is passed on as a character no key contains.
 pub fn key_text<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
-    const TOO_LONG: &str = concat!(
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-    );
-    const _: () = assert!(TOO_LONG.len() > keyhouse::format::MAX_KEY_LEN);
     let s = v
         .cast::<PyString>()
         .map_err(|_| pyo3::exceptions::PyTypeError::new_err(format!("key must be a str, not {}", type_name(v))))?;
     if s.len()? > keyhouse::format::MAX_KEY_LEN {
-        return Ok(Cow::Borrowed(TOO_LONG));
+        return Ok(Cow::Borrowed(keyhouse::format::OVERSIZED_KEY));
     }
     Ok(s.to_cow().unwrap_or(Cow::Borrowed("\u{FFFD}")))
 }

@@ -29,6 +29,15 @@ pub const DEFAULT_SECRET_BYTES: usize = 32;
 pub const DEFAULT_PREFIX: &str = "kh";
 /// The longest possible v1 key; anything longer is rejected before any other work.
 pub const MAX_KEY_LEN: usize = MAX_PREFIX_LEN + 1 + ID_LEN + 1 + MAX_SECRET_LEN + CHECKSUM_LEN;
+/// A string longer than any key, which parses as TOO_LONG. Bindings pass it in
+/// place of an over-long argument, so a 10 MB string is never copied across
+/// the FFI boundary only to be rejected by its length.
+#[doc(hidden)]
+pub const OVERSIZED_KEY: &str = concat!(
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+);
+const _: () = assert!(OVERSIZED_KEY.len() > MAX_KEY_LEN);
 /// A regular expression that matches any v1 key (and, rarely, look-alikes:
 /// confirm a match with its checksum).
 pub const KEY_REGEX: &str = r"\b[a-z][a-z0-9_]{0,31}_[0-9A-Za-z]{14}_[0-9A-Za-z]{28,92}\b";
@@ -248,6 +257,12 @@ mod tests {
             let g = generate_with("t", n, None).unwrap();
             assert_eq!(parse(&g.key).unwrap().id, g.id, "n={n}");
         }
+    }
+
+    #[test]
+    fn the_oversized_stand_in_is_too_long() {
+        assert_eq!(parse(OVERSIZED_KEY).unwrap_err().code().as_str(), "MALFORMED");
+        assert_eq!(parse_parts(OVERSIZED_KEY).unwrap_err(), MalformedReason::TooLong);
     }
 
     #[test]
