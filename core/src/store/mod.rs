@@ -169,7 +169,7 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let Some(row) = self.load_for_verify(parts.id)? else {
+        let Some(mut row) = self.load_for_verify(parts.id)? else {
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
         let stored = StoredHash::parse(&row.hash).map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
@@ -178,7 +178,6 @@ impl Keyhouse {
         }
         let new_hash = (stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
             .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
-        let mut row = row;
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
@@ -539,10 +538,10 @@ impl Keyhouse {
 
     /// The row for a verify, from the cache when nothing has committed since it was read.
     fn load_for_verify(&self, id: &str) -> Result<Option<KeyRow>> {
-        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-        match cache.as_ref() {
-            Some(cache) => cache.get_or_load(id, || self.read(|c| load(c, id))),
-            None => self.read(|c| load(c, id)),
+        let from_store = || self.read(|c| load(c, id));
+        match self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(cache) => cache.get_or_load(id, from_store),
+            None => from_store(),
         }
     }
 
