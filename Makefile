@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-core test-reference test-python python-env test-node node-env bench bench-python bench-node clean
+.PHONY: run test test-core test-reference python-env python-install test-python node-env node-build test-node bench bench-python bench-node clean
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -33,9 +33,11 @@ $(VENV)/.ready:
 	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8"
 	touch $@
 
-test-python: python-env
-	$(CARGO) build -p keyhouse --bin keyhouse
+python-install: python-env
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings-python
+
+test-python: python-install
+	$(CARGO) build -p keyhouse --bin keyhouse
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest bindings-python/tests -q
 
 node-env: bindings-node/node_modules/.package-lock.json
@@ -44,9 +46,11 @@ bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
 
 # Builds the addon, checks that the committed index.js and index.d.ts are what
 # the build generates, runs the suite, then installs the packed tarball.
-test-node: node-env
-	$(CARGO) build -p keyhouse --bin keyhouse
+node-build: node-env
 	cd bindings-node && npx napi build --platform --release
+
+test-node: node-build
+	$(CARGO) build -p keyhouse --bin keyhouse
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
 	bindings-node/scripts/pack-check.sh
@@ -55,12 +59,10 @@ bench:
 	$(CARGO) bench -p keyhouse --bench keyhouse
 	$(CARGO) run --release -p keyhouse --example bulk_import
 
-bench-python: python-env
-	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings-python
+bench-python: python-install
 	$(PY) bindings-python/bench/bench_verify.py
 
-bench-node: node-env
-	cd bindings-node && npx napi build --platform --release
+bench-node: node-build
 	cd bindings-node/bench && npm install --no-audit --no-fund && node bench_verify.js
 
 clean:
