@@ -9,13 +9,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-core test-reference python-env python-install test-python node-env node-build test-node bench bench-python bench-node clean
+.PHONY: run test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi bench bench-python bench-node clean
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
 	core/scripts/demo.sh target/release/keyhouse keyhouse-demo.db
 
-test: test-core test-reference test-python test-node
+test: test-core test-reference test-python test-node test-uniffi
 
 test-core:
 	$(CARGO) test --workspace
@@ -55,6 +55,30 @@ test-node: node-build
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
 	bindings-node/scripts/pack-check.sh
 
+# The UniFFI library (debug: it is tested, not measured), the CLI the interop
+# tests call, and the Kotlin and Swift sources generated from the library.
+uniffi-build:
+	$(CARGO) build -p keyhouse-uniffi -p keyhouse --bins --lib
+	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug/uniffi-bindgen
+
+test-kotlin: uniffi-build
+	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
+
+# Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the script).
+test-swift: uniffi-build
+	bindings-uniffi/swift/test.sh
+
+# Both suites, with the Kotlin-Swift test in three phases around the Swift run:
+# Kotlin creates two keys, Swift verifies one and revokes the other, Kotlin
+# sees the revocation. The last phase leaves kotlin-checked behind.
+INTEROP := $(CURDIR)/bindings-uniffi/target/interop
+test-uniffi: test-kotlin
+	rm -rf $(INTEROP) && mkdir -p $(INTEROP)
+	cd bindings-uniffi/kotlin && KEYHOUSE_INTEROP_DIR=$(INTEROP) KEYHOUSE_INTEROP_PHASE=create mvn -B -q surefire:test -Dtest=CrossLanguageTest
+	KEYHOUSE_INTEROP_DIR=$(INTEROP) bindings-uniffi/swift/test.sh
+	cd bindings-uniffi/kotlin && KEYHOUSE_INTEROP_DIR=$(INTEROP) KEYHOUSE_INTEROP_PHASE=check mvn -B -q surefire:test -Dtest=CrossLanguageTest
+	test -f $(INTEROP)/kotlin-checked
+
 bench:
 	$(CARGO) bench -p keyhouse --bench keyhouse
 	$(CARGO) run --release -p keyhouse --example bulk_import
@@ -67,4 +91,4 @@ bench-node: node-build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
+	rm -rf $(VENV) bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
