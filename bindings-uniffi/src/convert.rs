@@ -48,3 +48,38 @@ pub fn refill(r: Refill) -> Result<keyhouse::Refill> {
 pub fn rate_limit(r: RateLimit) -> Result<keyhouse::RateLimit> {
     Ok(keyhouse::RateLimit { limit: int("rate_limit.limit", r.limit)?, window: duration("rate_limit.window", r.window)? })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::KeyhouseError;
+
+    fn is_invalid<T: std::fmt::Debug>(r: Result<T>) -> bool {
+        matches!(r, Err(KeyhouseError::InvalidArgument { .. }))
+    }
+
+    #[test]
+    fn durations_must_not_be_negative() {
+        assert_eq!(duration("d", TimeSpan { millis: 1500 }).unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration("d", TimeSpan { millis: 0 }).unwrap(), Duration::ZERO);
+        assert!(is_invalid(duration("d", TimeSpan { millis: -1 })));
+        assert!(is_invalid(duration("d", TimeSpan { millis: i64::MIN })));
+        assert_eq!(TimeSpan::from(Duration::MAX).millis, i64::MAX);
+    }
+
+    #[test]
+    fn integers_must_fit() {
+        assert_eq!(int::<u32>("n", 7).unwrap(), 7);
+        assert!(is_invalid(int::<u32>("n", -1)));
+        assert!(is_invalid(int::<u32>("n", 1 << 40)));
+    }
+
+    #[test]
+    fn metadata_is_a_json_object() {
+        let m = metadata(r#"{"a":1,"b":[true,null],"c":{"d":"e"}}"#).unwrap();
+        assert_eq!(metadata(&metadata_text(m.clone())).unwrap(), m);
+        for bad in ["", "[]", "1", "null", "{", "\"x\""] {
+            assert!(is_invalid(metadata(bad)), "{bad}");
+        }
+    }
+}

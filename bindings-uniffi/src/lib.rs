@@ -21,6 +21,7 @@ mod types;
 
 pub use errors::KeyhouseError;
 pub use keys::{CreatedKey, GeneratedKey, Pepper};
+#[doc(hidden)]
 pub use seam::{test_generate_from_bytes, test_open_with_clock, TestClock};
 pub use stateless::{generate, hash_key, key_regex, parse, verify_hash};
 pub use store::Keyhouse;
