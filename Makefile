@@ -91,4 +91,4 @@ bench-node: node-build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
+	rm -rf $(VENV) bindings-uniffi/target bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
