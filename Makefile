@@ -63,6 +63,7 @@ uniffi-build:
 
 test-kotlin: uniffi-build
 	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
+	bindings-uniffi/kotlin/package-check.sh
 
 # Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the script).
 test-swift: uniffi-build
