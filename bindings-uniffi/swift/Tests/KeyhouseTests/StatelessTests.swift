@@ -36,6 +36,7 @@ final class StatelessTests: XCTestCase {
             XCTAssertFalse(text.contains(g.key()), text)
         }
         XCTAssertTrue(String(describing: g).contains(g.id()))
+        XCTAssertTrue(String(describing: pepper).contains("<redacted>"), String(describing: pepper))
         XCTAssertFalse(String(describing: pepper).contains("[0, 1, 2"))
         XCTAssertEqual(pepper.id(), "p2026")
     }
