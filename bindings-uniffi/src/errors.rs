@@ -70,18 +70,19 @@ pub enum KeyhouseError {
 impl KeyhouseError {
     /// The stable code, e.g. `NOT_FOUND`: the same in every language.
     pub fn code(&self) -> String {
-        match self {
-            Self::Malformed { .. } => "MALFORMED",
-            Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
-            Self::NotFound { .. } => "NOT_FOUND",
-            Self::KeyLimitExceeded { .. } => "KEY_LIMIT_EXCEEDED",
-            Self::UnknownPepper { .. } => "UNKNOWN_PEPPER",
-            Self::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
-            Self::StoreBusy { .. } => "STORE_BUSY",
-            Self::StoreError { .. } => "STORE_ERROR",
-            Self::Closed { .. } => "CLOSED",
-        }
-        .to_owned()
+        use keyhouse::ErrorCode as C;
+        let code = match self {
+            Self::Malformed { .. } => C::Malformed,
+            Self::InvalidArgument { .. } => C::InvalidArgument,
+            Self::NotFound { .. } => C::NotFound,
+            Self::KeyLimitExceeded { .. } => C::KeyLimitExceeded,
+            Self::UnknownPepper { .. } => C::UnknownPepper,
+            Self::SchemaTooNew { .. } => C::SchemaTooNew,
+            Self::StoreBusy { .. } => C::StoreBusy,
+            Self::StoreError { .. } => C::StoreError,
+            Self::Closed { .. } => C::Closed,
+        };
+        code.as_str().to_owned()
     }
 }
 

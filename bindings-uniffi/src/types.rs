@@ -35,7 +35,7 @@ uniffi::custom_type!(TimeSpan, i64, {
 
 impl From<std::time::Duration> for TimeSpan {
     fn from(d: std::time::Duration) -> Self {
-        TimeSpan { millis: i64::try_from(d.as_millis()).unwrap_or(i64::MAX) }
+        TimeSpan { millis: keyhouse::duration_millis(d) }
     }
 }
 
