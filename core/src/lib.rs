@@ -47,4 +47,4 @@ pub use model::{
 };
 pub use store::schema::SCHEMA_VERSION;
 pub use store::Keyhouse;
-pub use time::{duration_millis, Timestamp};
+pub use time::{duration_millis, parse_duration, Timestamp, MAX_DURATION, MAX_TIMESTAMP, MIN_TIMESTAMP};

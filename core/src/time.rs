@@ -11,6 +11,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[serde(transparent)]
 pub struct Timestamp(i64);
 
+/// The earliest time Keyhouse stores: 0001-01-01T00:00:00.000Z. Every
+/// binding's date type (Python's `datetime`, JavaScript's `Date`, Java's
+/// `Instant`, Swift's `Date`) can hold every time in `MIN..=MAX`.
+pub const MIN_TIMESTAMP: Timestamp = Timestamp(-62_135_596_800_000);
+/// The latest time Keyhouse stores: 9999-12-31T23:59:59.999Z.
+pub const MAX_TIMESTAMP: Timestamp = Timestamp(253_402_300_799_999);
+/// The longest duration Keyhouse takes: from the earliest to the latest
+/// storable time (about 10,000 years).
+pub const MAX_DURATION: Duration = Duration::from_millis((MAX_TIMESTAMP.0 - MIN_TIMESTAMP.0) as u64);
+
 impl Timestamp {
     /// The timestamp `ms` milliseconds after the Unix epoch.
     pub const fn from_millis(ms: i64) -> Self {
@@ -20,6 +30,17 @@ impl Timestamp {
     /// Milliseconds since the Unix epoch.
     pub const fn as_millis(self) -> i64 {
         self.0
+    }
+
+    /// Whether this time lies in `MIN_TIMESTAMP..=MAX_TIMESTAMP`.
+    pub fn in_range(self) -> bool {
+        (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&self)
+    }
+
+    /// This timestamp plus `d`, or `None` past [`MAX_TIMESTAMP`].
+    pub fn checked_add(self, d: Duration) -> Option<Self> {
+        let t = Timestamp(self.0.checked_add(i64::try_from(d.as_millis()).ok()?)?);
+        t.in_range().then_some(t)
     }
 
     /// The current wall-clock time.
@@ -61,6 +82,27 @@ pub fn duration_millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Parses a duration as the CLI takes it: `3600` (seconds), `90s`, `15m`,
+/// `12h`, `30d` or `250ms`. Anything longer than [`MAX_DURATION`] is refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let clipped = crate::util::clip(s);
+    let n: u64 =
+        digits.parse().map_err(|_| format!("{clipped:?} is not a duration such as 3600, 90s, 15m, 12h or 30d"))?;
+    let ms_per = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("unknown unit in {clipped:?}; use ms, s, m, h or d")),
+    };
+    n.checked_mul(ms_per)
+        .map(Duration::from_millis)
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(|| format!("{clipped:?} is longer than the longest duration Keyhouse stores (about 10,000 years)"))
+}
+
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-27T21:12:13.000Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -82,7 +124,12 @@ impl std::str::FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || crate::Error::invalid(format!("{:?} is not an RFC 3339 UTC time such as 2026-12-01T00:00:00Z", crate::util::clip(s)));
         if let Ok(ms) = s.parse::<i64>() {
-            return Ok(Timestamp(ms));
+            let t = Timestamp(ms);
+            return if t.in_range() {
+                Ok(t)
+            } else {
+                Err(crate::Error::invalid(format!("{ms} ms is outside {MIN_TIMESTAMP}..{MAX_TIMESTAMP}")))
+            };
         }
         let b = s.as_bytes();
         let num = |r: std::ops::Range<usize>| -> Option<i64> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use keyhouse::Timestamp;
+use keyhouse::{parse_duration, Timestamp};
 
 /// Keyhouse: create, verify and manage API keys in a local SQLite store.
 #[derive(Debug, Parser)]
@@ -197,19 +197,4 @@ pub struct RollArgs {
     /// How long the old key keeps working (e.g. 0, 1h, 7d).
     #[arg(long, value_parser = parse_duration, default_value = "0")]
     pub grace: Duration,
-}
-
-/// Parses `3600`, `90s`, `15m`, `12h`, `30d` or `250ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a duration such as 3600, 90s, 15m, 12h or 30d"))?;
-    let ms_per = match unit {
-        "ms" => 1,
-        "" | "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use ms, s, m, h or d")),
-    };
-    n.checked_mul(ms_per).map(Duration::from_millis).ok_or_else(|| format!("{s:?} is too long"))
 }
