@@ -38,6 +38,11 @@ pub struct Config {
     pub usage_flush_interval: Duration,
     /// How long to wait for a database lock held by another connection. Default 5 s.
     pub busy_timeout: Duration,
+    /// Whether a verify re-hashes a key whose stored hash uses an older
+    /// pepper (or none) with `pepper`. Default true for services; the CLI
+    /// turns it off, so that checking a key by hand never changes the
+    /// store (a service that lacks the CLI's pepper would then reject it).
+    pub rehash_on_verify: bool,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             max_keys_per_owner: None,
             usage_flush_interval: Duration::from_secs(60),
             busy_timeout: Duration::from_secs(5),
+            rehash_on_verify: true,
         }
     }
 }

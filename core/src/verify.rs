@@ -53,8 +53,11 @@ pub(crate) enum Limits {
     Refused { outcome: Outcome, retry_after: Option<Duration>, rate_limit: Option<RateLimitState> },
 }
 
-/// Applies the refill, the rate limit and then the credits, in that order.
-/// A refused request consumes neither a rate-limit slot nor credits.
+/// Applies the refill, the rate limit and then the credits, in that order,
+/// to the row that holds the limit state (the key itself, or during a
+/// roll's grace period the key that replaced it). A refused request
+/// consumes neither a rate-limit slot nor credits; usage is counted by the
+/// caller, on the key that was verified.
 pub(crate) fn consume(row: &mut KeyRow, now: Timestamp, cost: u32) -> Limits {
     apply_refill(&mut row.info, now);
     let mut rate_state = None;
@@ -83,9 +86,13 @@ pub(crate) fn consume(row: &mut KeyRow, now: Timestamp, cost: u32) -> Limits {
         row.info.remaining = Some(remaining - cost);
     }
     row.rate_tat = new_tat;
-    row.info.usage_count += 1;
-    row.info.last_used_at = Some(row.info.last_used_at.map_or(now, |t| t.max(now)));
     Limits::Admitted { rate_limit: rate_state }
+}
+
+/// Counts one successful verification of `info` at `now`.
+pub(crate) fn record_use(info: &mut KeyInfo, now: Timestamp) {
+    info.usage_count = info.usage_count.saturating_add(1);
+    info.last_used_at = Some(info.last_used_at.map_or(now, |t| t.max(now)));
 }
 
 /// The rate-limit state to report without consuming anything.

@@ -2,113 +2,261 @@
 //! while no transaction has committed since they were read.
 //!
 //! In WAL mode every commit, by any connection in any process, publishes
-//! itself by rewriting the WAL-index header at the start of the `-shm` file
-//! (its change counter, frame count and salts). SQLite's own readers decide
-//! whether their page cache is still valid the same way: read the header's
-//! two copies lock-free and compare. Here a row is cached together with the
+//! itself by rewriting the WAL-index header (its change counter, frame
+//! count, checksums and salts). SQLite's own readers decide whether their
+//! page cache is still valid the same way: read the header's two copies
+//! without a lock and compare them with the copy seen last time
+//! (`walIndexTryHdr`; the header is laid out in SQLite's "WAL-mode File
+//! Format" document, section 2.1). Here a row is cached together with the
 //! header seen *before* it was read; while the header is unchanged, nothing
 //! has committed since, so the row is exactly what a fresh read would
-//! return. Any change (a revoke from another process included) misses.
+//! return. Any change, a revoke from another process included, misses.
+//!
+//! The header is read through SQLite's own mapping of the WAL-index, which
+//! its VFS hands out through `xShmMap` (see [`WalIndex::of`]). Keyhouse
+//! never opens, maps or closes SQLite's files itself: on POSIX systems,
+//! closing any descriptor of a file drops every lock the process holds on
+//! it, SQLite's included ("How To Corrupt An SQLite Database File", 2.2).
+//!
+//! Freshness is also why the header can be trusted across processes: the
+//! connection that lends the mapping stays open, so it holds SQLite's
+//! "dead-man switch" lock on the WAL-index for as long as the cache exists.
+//! No later opener can then believe it is alone and rebuild the WAL-index
+//! from scratch (which could recreate an old header after a checkpoint).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::Path;
+use std::ffi::c_void;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Mutex;
 
-use memmap2::{Mmap, MmapOptions};
+use rusqlite::{ffi, Connection};
 
 use crate::store::rows::KeyRow;
 
-/// The WAL-index header: 48 bytes, stored twice (see SQLite's walformat).
+/// The WAL-index header: 48 bytes, stored twice (walformat, section 2.1).
 const HEADER_WORDS: usize = 12;
-/// Past this many rows the cache starts over; a verify-heavy service keeps
-/// its hot keys, and memory stays bounded.
-const MAX_ROWS: usize = 20_000;
+/// The size of one WAL-index region; SQLite maps the WAL-index in regions of
+/// exactly this size and its VFS refuses any other (walformat, section 2).
+const WAL_INDEX_REGION: i32 = 32 * 1024;
+/// Rows kept at most. A default key costs about 600 bytes here, so the cache
+/// stays under ~60 MB however many keys the store holds.
+const MAX_ROWS: usize = 100_000;
+/// Unknown ids kept at most (each costs about 100 bytes). They have a bound
+/// of their own, so a flood of made-up ids cannot push real rows out.
+const MAX_MISSES: usize = 20_000;
 
 type Header = [u32; HEADER_WORDS];
 
-/// Read-only view of the WAL-index header of one database file.
-pub(crate) struct ShmHeader {
-    map: Mmap,
+/// Read-only view of the WAL-index header of one database, through the
+/// mapping SQLite made for one of its connections.
+pub(crate) struct WalIndex {
+    header: *const u32,
 }
 
-impl ShmHeader {
-    /// Maps `<db>-shm`, which exists while any connection to a WAL database
-    /// is open. `None` if it cannot be mapped; the store then reads every time.
-    pub(crate) fn open(db: &Path) -> Option<Self> {
-        let mut shm = db.as_os_str().to_owned();
-        shm.push("-shm");
-        let file = File::open(Path::new(&shm)).ok()?;
-        if file.metadata().ok()?.len() < (2 * HEADER_WORDS * 4) as u64 {
+// SAFETY: the pointer is only read, with volatile loads, and the memory is
+// shared by design (other processes write it while we read it).
+unsafe impl Send for WalIndex {}
+unsafe impl Sync for WalIndex {}
+
+impl WalIndex {
+    /// SQLite's mapping of the WAL-index of `conn`'s main database, if it is
+    /// in WAL mode and has one. `None` means: read every time.
+    ///
+    /// # Safety
+    /// The result must be dropped before `conn` is closed: the mapping
+    /// belongs to SQLite and lives as long as the connection's WAL.
+    pub(crate) unsafe fn of(conn: &Connection) -> Option<Self> {
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        // SQLITE_FCNTL_FILE_POINTER is SQLite's documented way to reach the
+        // sqlite3_file of a database; xShmMap is the VFS method SQLite's WAL
+        // code itself calls to map the WAL-index. For a region that is
+        // already mapped (the connection has read the database in WAL mode,
+        // which `migrate` did), the unix VFS returns the existing mapping
+        // and takes no lock, opens no file and changes no reference count.
+        let rc = ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&mut file as *mut *mut ffi::sqlite3_file).cast::<c_void>(),
+        );
+        if rc != ffi::SQLITE_OK || file.is_null() || (*file).pMethods.is_null() {
             return None;
         }
-        // SAFETY: the mapping is read-only and only read through volatile
-        // loads. SQLite never shrinks the -shm file while a connection (ours
-        // stays open as long as this map) holds the database open.
-        let map = unsafe { MmapOptions::new().len(2 * HEADER_WORDS * 4).map(&file) }.ok()?;
-        Some(ShmHeader { map })
+        let methods = &*(*file).pMethods;
+        // xShmMap exists from version 2 of the I/O methods on.
+        let map = if methods.iVersion >= 2 { methods.xShmMap? } else { return None };
+        let mut region: *mut c_void = std::ptr::null_mut();
+        // bExtend = 0: never create the region; it exists once WAL is set up.
+        let rc = map(file, 0, WAL_INDEX_REGION, 0, (&mut region as *mut *mut c_void).cast());
+        if rc != ffi::SQLITE_OK || region.is_null() {
+            return None;
+        }
+        Some(WalIndex { header: region.cast::<u32>() })
     }
 
     /// The current header, or `None` while a writer is updating it (or
     /// before SQLite has set it up).
     pub(crate) fn read(&self) -> Option<Header> {
-        let p = self.map.as_ptr().cast::<u32>();
         let mut first = [0u32; HEADER_WORDS];
         let mut second = [0u32; HEADER_WORDS];
         // Writers update the second copy, then the first; reading the first,
-        // then the second, and comparing catches any update in between.
+        // then the second, and comparing catches any update in between, as
+        // SQLite's readers do.
         for (i, w) in first.iter_mut().enumerate() {
-            // SAFETY: within the mapped length; the pointer is page-aligned.
-            *w = unsafe { p.add(i).read_volatile() };
+            // SAFETY: within region 0 (32 KiB), which SQLite keeps mapped
+            // while the connection lives; the pointer is page-aligned.
+            *w = unsafe { self.header.add(i).read_volatile() };
         }
         fence(Ordering::Acquire);
         for (i, w) in second.iter_mut().enumerate() {
             // SAFETY: as above.
-            *w = unsafe { p.add(HEADER_WORDS + i).read_volatile() };
+            *w = unsafe { self.header.add(HEADER_WORDS + i).read_volatile() };
         }
         // Word 3 holds isInit and the page size: zero means "not set up yet".
         (first == second && first[3] != 0).then_some(first)
     }
 }
 
-/// Rows recently read by verify, each with the header seen before its read.
+/// What a lookup found: a row, or no row with that id.
+type Found = Option<KeyRow>;
+
+/// A bounded map whose entries are evicted by the CLOCK (second chance)
+/// policy: an entry used since the hand last passed survives one more round,
+/// so hot keys stay while a scan of cold ones cycles through.
+struct Clock {
+    index: HashMap<String, usize>,
+    slots: Vec<Slot>,
+    hand: usize,
+    capacity: usize,
+}
+
+struct Slot {
+    id: String,
+    seen: Header,
+    found: Found,
+    used: bool,
+}
+
+impl Clock {
+    fn new(capacity: usize) -> Self {
+        Clock { index: HashMap::new(), slots: Vec::new(), hand: 0, capacity }
+    }
+
+    fn get(&mut self, id: &str, now: &Header) -> Option<&Found> {
+        let slot = &mut self.slots[*self.index.get(id)?];
+        if slot.seen != *now {
+            return None;
+        }
+        slot.used = true;
+        Some(&slot.found)
+    }
+
+    fn put(&mut self, id: &str, seen: Header, found: Found) {
+        if let Some(&i) = self.index.get(id) {
+            let slot = &mut self.slots[i];
+            (slot.seen, slot.found, slot.used) = (seen, found, true);
+            return;
+        }
+        if self.slots.len() < self.capacity {
+            self.index.insert(id.to_owned(), self.slots.len());
+            self.slots.push(Slot { id: id.to_owned(), seen, found, used: false });
+            return;
+        }
+        // Every slot passed clears its mark, so this ends within two rounds.
+        loop {
+            let slot = &mut self.slots[self.hand];
+            if std::mem::take(&mut slot.used) {
+                self.hand = (self.hand + 1) % self.capacity;
+                continue;
+            }
+            let old = std::mem::replace(&mut slot.id, id.to_owned());
+            (slot.seen, slot.found) = (seen, found);
+            self.index.remove(&old);
+            self.index.insert(id.to_owned(), self.hand);
+            self.hand = (self.hand + 1) % self.capacity;
+            return;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// Rows recently read by verify (and ids found unknown), each with the
+/// header seen before its read.
 pub(crate) struct VerifyCache {
-    shm: ShmHeader,
-    rows: Mutex<HashMap<String, (Header, KeyRow)>>,
+    wal: WalIndex,
+    rows: Mutex<Clock>,
+    misses: Mutex<Clock>,
 }
 
 impl VerifyCache {
-    pub(crate) fn new(shm: ShmHeader) -> Self {
-        VerifyCache { shm, rows: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(wal: WalIndex) -> Self {
+        VerifyCache { wal, rows: Mutex::new(Clock::new(MAX_ROWS)), misses: Mutex::new(Clock::new(MAX_MISSES)) }
     }
 
     /// Reads the row with `id`: from memory if nothing has committed since it
-    /// was cached, otherwise through `load` (whose result is then cached).
-    pub(crate) fn get_or_load<E>(
-        &self,
-        id: &str,
-        load: impl FnOnce() -> Result<Option<KeyRow>, E>,
-    ) -> Result<Option<KeyRow>, E> {
-        let Some(before) = self.shm.read() else { return load() };
-        if let Some((seen, row)) = self.lock().get(id) {
-            if *seen == before {
-                return Ok(Some(row.clone()));
-            }
+    /// was cached, otherwise through `load` (whose result is then cached,
+    /// whether a row or none).
+    pub(crate) fn get_or_load<E>(&self, id: &str, load: impl FnOnce() -> Result<Found, E>) -> Result<Found, E> {
+        let Some(before) = self.wal.read() else { return load() };
+        if let Some(found) = lock(&self.rows).get(id, &before) {
+            return Ok(found.clone());
         }
-        let row = load()?;
-        if let Some(row) = &row {
-            let mut rows = self.lock();
-            if rows.len() >= MAX_ROWS {
-                rows.clear();
-            }
-            rows.insert(id.to_owned(), (before, row.clone()));
+        if lock(&self.misses).get(id, &before).is_some() {
+            return Ok(None);
         }
-        Ok(row)
+        let found = load()?;
+        match &found {
+            Some(_) => lock(&self.rows).put(id, before, found.clone()),
+            None => lock(&self.misses).put(id, before, None),
+        }
+        Ok(found)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Header, KeyRow)>> {
-        // Only cached copies live here; a panic elsewhere cannot corrupt them.
-        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    /// How many rows and unknown ids are held (for tests and benchmarks).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn len(&self) -> (usize, usize) {
+        (lock(&self.rows).len(), lock(&self.misses).len())
+    }
+}
+
+fn lock(m: &Mutex<Clock>) -> std::sync::MutexGuard<'_, Clock> {
+    // Only cached copies live here; a panic elsewhere cannot corrupt them.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(n: u32) -> Header {
+        [n; HEADER_WORDS]
+    }
+
+    #[test]
+    fn clock_keeps_used_entries_and_stays_bounded() {
+        let mut c = Clock::new(3);
+        for id in ["a", "b", "c"] {
+            c.put(id, header(1), None);
+        }
+        assert!(c.get("a", &header(1)).is_some());
+        c.put("d", header(1), None);
+        c.put("e", header(1), None);
+        assert_eq!(c.len(), 3);
+        assert!(c.get("a", &header(1)).is_some(), "the used entry survives");
+        assert!(c.get("b", &header(1)).is_none() && c.get("c", &header(1)).is_none());
+        assert_eq!(c.index.len(), 3);
+    }
+
+    #[test]
+    fn a_changed_header_misses() {
+        let mut c = Clock::new(2);
+        c.put("a", header(1), None);
+        assert!(c.get("a", &header(2)).is_none());
+        c.put("a", header(2), None);
+        assert!(c.get("a", &header(2)).is_some());
+        assert_eq!(c.len(), 1);
     }
 }

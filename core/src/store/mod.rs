@@ -1,9 +1,11 @@
 //! The key store: [`Keyhouse`] over SQLite.
 
 mod cache;
+mod roll;
 pub(crate) mod rows;
 pub mod schema;
 mod usage;
+mod verifying;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,23 +18,20 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::format::{self, generate_with_random, is_valid_id, parse_parts};
-use crate::hashing::{hash_key_unchecked, Pepper, StoredHash};
+use crate::hashing::Pepper;
 use crate::model::{
-    CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, Outcome, RateLimit, Refill, UpdateOptions,
-    VerifyResult,
+    CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, RateLimit, Refill, UpdateOptions,
 };
-use crate::permissions::{validate_grants, validate_required};
+use crate::permissions::validate_grants;
 use crate::seam::Seams;
 use crate::time::duration_millis;
-use crate::verify::{apply_refill, consume, has_limits, peek_rate_limit, status_outcome, Limits};
+use crate::verify::apply_refill;
 use crate::Timestamp;
-use rows::{columns, load, load_existing, validate_metadata, KeyRow};
-use cache::{ShmHeader, VerifyCache};
+use cache::{VerifyCache, WalIndex};
+use rows::{columns, load, load_existing, validate_metadata, KeyRow, MAX_RATE_LIMIT, MAX_WINDOW};
 use usage::UsageBuffer;
 
 const MAX_TEXT_LEN: usize = 256;
-const MAX_RATE_LIMIT: u32 = 1_000_000;
-const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
 const MAX_LIST_LIMIT: u32 = 1000;
 const MEMORY_PATH: &str = ":memory:";
 
@@ -45,10 +44,11 @@ const MEMORY_PATH: &str = ":memory:";
 /// rows from memory while nothing has committed since they were read (see
 /// `cache`).
 pub struct Keyhouse {
+    // Declared before the connections, so it is gone before they close: it
+    // reads through the writer's mapping of the WAL-index.
+    cache: RwLock<Option<VerifyCache>>,
     writer: Mutex<Option<Connection>>,
     readers: Vec<Mutex<Option<Connection>>>,
-    // Declared after the connections, so it is unmapped after they close.
-    cache: RwLock<Option<VerifyCache>>,
     next_reader: AtomicUsize,
     config: Config,
     peppers: Vec<Pepper>,
@@ -96,7 +96,9 @@ impl Keyhouse {
                 })
                 .collect::<Result<_>>()?
         };
-        let cache = if in_memory { None } else { ShmHeader::open(path).map(VerifyCache::new) };
+        // SAFETY: the cache is dropped before the writer closes (field order
+        // above, and `close` takes it first).
+        let cache = if in_memory { None } else { unsafe { WalIndex::of(&writer) }.map(VerifyCache::new) };
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let usage = UsageBuffer::new(now, duration_millis(config.usage_flush_interval));
@@ -139,7 +141,7 @@ impl Keyhouse {
                 if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, row.info.owner_id.as_deref()) {
                     let count = match owner_counts.get_mut(owner) {
                         Some(c) => c,
-                        None => owner_counts.entry(owner).or_insert(active_keys(tx, owner)?),
+                        None => owner_counts.entry(owner).or_insert(active_keys(tx, owner, now)?),
                     };
                     if *count >= limit {
                         return Err(Error::KeyLimitExceeded { owner_id: owner.to_owned(), limit });
@@ -153,72 +155,20 @@ impl Keyhouse {
         Ok(built.into_iter().map(|(key, row)| CreatedKey { key, info: row.info }).collect())
     }
 
-    /// Verifies a key: format and checksum, lookup, constant-time hash
-    /// compare, then REVOKED, DISABLED, EXPIRED, INSUFFICIENT_PERMISSIONS,
-    /// RATE_LIMITED and USAGE_EXCEEDED, in that order. A key with credits
-    /// pays `cost` of them.
-    ///
-    /// A bad key is an outcome, not an error; errors mean misuse (a bad
-    /// permission string) or a failing store.
-    pub fn verify(&self, key: &str, required_permissions: &[&str], cost: u32) -> Result<VerifyResult> {
-        validate_required(required_permissions)?;
-        let parts = match parse_parts(key) {
-            Ok(parts) => parts,
-            Err(reason) => {
-                return Ok(VerifyResult { malformed_reason: Some(reason), ..VerifyResult::bare(Outcome::Malformed) })
-            }
-        };
-        let now = self.now();
-        let Some(mut row) = self.load_for_verify(parts.id)? else {
-            return Ok(VerifyResult::bare(Outcome::NotFound));
-        };
-        let stored = StoredHash::parse(&row.hash).map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
-        if row.info.prefix != parts.prefix || !stored.matches(key, &self.peppers)? {
-            return Ok(VerifyResult::bare(Outcome::NotFound));
-        }
-        let new_hash = (stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
-            .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
-        if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
-            return Ok(self.refused(row, outcome, now));
-        }
-        if !has_limits(&row.info) {
-            if let Some(hash) = &new_hash {
-                self.write(|tx| rehash(tx, &row.info.id, hash))?;
-            }
-            self.usage.record(&mut row.info, now);
-            self.flush_if_due(now);
-            return Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) });
-        }
-        // Credits and rate limits are decided again inside a write
-        // transaction on fresh state, so they hold exactly across threads
-        // and processes sharing the file.
-        self.write(|tx| {
-            let Some(mut row) = load(tx, parts.id)? else { return Ok(VerifyResult::bare(Outcome::NotFound)) };
-            if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
-                return Ok(self.refused(row, outcome, now));
-            }
-            match consume(&mut row, now, cost) {
-                Limits::Admitted { rate_limit } => {
-                    if let Some(hash) = new_hash {
-                        row.hash = hash;
-                    }
-                    row.save(tx, false)?;
-                    self.usage.overlay(&mut row.info);
-                    Ok(VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
-                }
-                Limits::Refused { outcome, retry_after, rate_limit } => {
-                    self.usage.overlay(&mut row.info);
-                    Ok(VerifyResult { outcome, key: Some(row.info), malformed_reason: None, retry_after, rate_limit })
-                }
-            }
-        })
-    }
-
-    /// The key with this id.
+    /// The key with this id. A key in its grace period after a roll shows
+    /// the credits it spends, which are its replacement's.
     pub fn get(&self, id: &str) -> Result<KeyInfo> {
         check_id(id)?;
         let now = self.now();
-        let row = self.read(|c| load_existing(c, id))?;
+        let row = self.read(|c| {
+            let mut row = load_existing(c, id)?;
+            if let Some(src) = row.limit_source.as_deref().map(|s| load(c, s)).transpose()?.flatten() {
+                row.info.remaining = src.info.remaining;
+                row.info.refill = src.info.refill;
+                row.info.last_refill_at = src.info.last_refill_at;
+            }
+            Ok(row)
+        })?;
         Ok(self.present(row, now))
     }
 
@@ -287,10 +237,19 @@ impl Keyhouse {
         }
         let now = self.now();
         if let Some(expires_at) = options.expires_at {
+            if let Some(t) = expires_at {
+                check_time(t)?;
+            }
             self.check_expiry_bound(expires_at, now)?;
         }
+        let changes_limits = options.remaining.is_some() || options.refill.is_some() || options.rate_limit.is_some();
         let row = self.write(|tx| {
             let mut row = load_existing(tx, id)?;
+            if let (true, Some(next)) = (changes_limits, &row.limit_source) {
+                return Err(Error::invalid(format!(
+                    "key {id} was rolled and spends the limits of {next}; change those on {next}"
+                )));
+            }
             apply_refill(&mut row.info, now);
             let info = &mut row.info;
             if let Some(name) = options.name {
@@ -358,40 +317,6 @@ impl Keyhouse {
         })?;
         self.usage.forget(id);
         Ok(())
-    }
-
-    /// Issues a new key with the same settings, and lets the old one work for
-    /// `grace` more before it expires. The new key copies the owner, name,
-    /// prefix, permissions, metadata, credits, refill and rate-limit state,
-    /// and the old key's lifetime length (if it had an expiry).
-    pub fn roll(&self, id: &str, grace: Duration) -> Result<CreatedKey> {
-        check_id(id)?;
-        let now = self.now();
-        self.write(|tx| {
-            let mut old = load_existing(tx, id)?;
-            if old.info.revoked_at.is_some() {
-                return Err(Error::invalid(format!("key {id} is revoked and cannot be rolled")));
-            }
-            apply_refill(&mut old.info, now);
-            let generated = self.generate(&old.info.prefix)?;
-            let mut new = old.clone();
-            new.hash = generated.hash;
-            new.info.id = generated.id;
-            new.info.created_at = now;
-            new.info.updated_at = now;
-            new.info.last_used_at = None;
-            new.info.usage_count = 0;
-            new.info.expires_at = old
-                .info
-                .expires_at
-                .map(|t| Timestamp::from_millis(now.as_millis().saturating_add(t.as_millis() - old.info.created_at.as_millis())));
-            let grace_end = now.saturating_add(grace);
-            old.info.expires_at = Some(old.info.expires_at.map_or(grace_end, |t| t.min(grace_end)));
-            old.info.updated_at = now;
-            old.save(tx, false)?;
-            new.save(tx, true)?;
-            Ok(CreatedKey { key: generated.key, info: new.info })
-        })
     }
 
     /// Deletes every key whose expiry has passed; returns how many.
@@ -478,15 +403,19 @@ impl Keyhouse {
             last_refill_at: o.refill.map(|_| now),
             rate_limit: o.rate_limit,
         };
-        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None }))
+        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None }))
     }
 
     fn resolve_expiry(&self, expires_in: Option<Duration>, at: Option<Timestamp>, now: Timestamp) -> Result<Option<Timestamp>> {
+        let after = |d: Duration| now.checked_add(d).ok_or_else(|| Error::invalid("expiry reaches past 9999-12-31"));
         let expires_at = match (expires_in, at) {
             (Some(_), Some(_)) => return Err(Error::invalid("give expires_in or expires_at, not both")),
-            (Some(d), None) => Some(now.saturating_add(d)),
-            (None, Some(t)) => Some(t),
-            (None, None) => self.config.default_expiry.or(self.config.max_expiry).map(|d| now.saturating_add(d)),
+            (Some(d), None) => Some(after(d)?),
+            (None, Some(t)) => {
+                check_time(t)?;
+                Some(t)
+            }
+            (None, None) => self.config.default_expiry.or(self.config.max_expiry).map(after).transpose()?,
         };
         if let Some(t) = expires_at {
             if t <= now {
@@ -513,36 +442,11 @@ impl Keyhouse {
         }
     }
 
-    /// The result for a key whose secret matched but which is refused by a status check.
-    fn refused(&self, mut row: KeyRow, outcome: Outcome, now: Timestamp) -> VerifyResult {
-        let rate_limit = peek_rate_limit(&row, now);
-        apply_refill(&mut row.info, now);
-        self.usage.overlay(&mut row.info);
-        VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(outcome) }
-    }
-
     /// A stored row as callers see it: refills due and pending usage applied.
     fn present(&self, mut row: KeyRow, now: Timestamp) -> KeyInfo {
         apply_refill(&mut row.info, now);
         self.usage.overlay(&mut row.info);
         row.info
-    }
-
-    fn flush_if_due(&self, now: Timestamp) {
-        if self.usage.due(now) {
-            // Best effort: a busy database must not fail a verify. Unwritten
-            // counts stay pending and go out with the next flush.
-            let _ = self.flush();
-        }
-    }
-
-    /// The row for a verify, from the cache when nothing has committed since it was read.
-    fn load_for_verify(&self, id: &str) -> Result<Option<KeyRow>> {
-        let from_store = || self.read(|c| load(c, id));
-        match self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(cache) => cache.get_or_load(id, from_store),
-            None => from_store(),
-        }
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -582,23 +486,38 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn rehash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<()> {
-    tx.prepare_cached("UPDATE keys SET hash = ?2 WHERE id = ?1")?.execute([id, hash])?;
-    Ok(())
-}
-
-fn active_keys(tx: &Transaction<'_>, owner: &str) -> Result<u32> {
+/// Keys of `owner` that can still verify: neither revoked nor expired.
+/// Expired keys do not count towards `max_keys_per_owner`; they stay
+/// listed until `purge_expired`, but can never be used again.
+fn active_keys(tx: &Transaction<'_>, owner: &str, now: Timestamp) -> Result<u32> {
     let n: i64 = tx
-        .prepare_cached("SELECT count(*) FROM keys WHERE owner_id = ?1 AND revoked_at IS NULL")?
-        .query_row([owner], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT count(*) FROM keys WHERE owner_id = ?1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > ?2)",
+        )?
+        .query_row(rusqlite::params![owner, now.as_millis()], |r| r.get(0))?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// Checks an id argument. The value is never quoted back: a caller who
+/// passes a whole key where an id belongs would otherwise see its secret
+/// in an error message, and in every log that records it.
 fn check_id(id: &str) -> Result<()> {
     if is_valid_id(id) {
+        return Ok(());
+    }
+    match parse_parts(id) {
+        Ok(parts) => Err(Error::invalid(format!("this looks like a key, not an id; the id is {}", parts.id))),
+        Err(_) => Err(Error::invalid(format!("not a key id: an id is 14 base62 characters, got {} characters", id.chars().count()))),
+    }
+}
+
+/// Whether `t` is a time every binding can represent.
+fn check_time(t: Timestamp) -> Result<()> {
+    if t.in_range() {
         Ok(())
     } else {
-        Err(Error::invalid(format!("{:?} is not a key id (14 base62 characters)", crate::util::clip(id))))
+        Err(Error::invalid(format!("time {} ms is outside 0001-01-01..9999-12-31", t.as_millis())))
     }
 }
 

@@ -15,7 +15,7 @@ macro_rules! columns {
     () => {
         "id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
          created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, \
-         refill_amount, refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat"
+         refill_amount, refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat, limit_source"
     };
 }
 pub(crate) use columns;
@@ -27,24 +27,37 @@ pub(crate) struct KeyRow {
     pub hash: String,
     /// GCRA state, in units of 1/limit ms (see `ratelimit`).
     pub rate_tat: Option<i64>,
+    /// The key whose credits and rate-limit state this key spends, while it
+    /// is in the grace period after a roll (see `Keyhouse::roll`).
+    pub limit_source: Option<String>,
 }
 
 impl KeyRow {
+    /// Reads a row, refusing values no Keyhouse writes (a row edited by
+    /// hand, or damaged): a corrupt row is a STORE_ERROR, never a panic or a
+    /// silently different key.
     pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
-        let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
-            Ok(r.get::<_, Option<i64>>(i)?.map(Timestamp::from_millis))
-        };
+        let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> { r.get::<_, Option<i64>>(i)?.map(|ms| time(i, ms)).transpose() };
         // Parsed straight from SQLite's buffer, without an intermediate String.
         let permissions = r.get_ref(5)?.as_str()?;
         let metadata = r.get_ref(6)?.as_str()?;
         let refill = match (r.get::<_, Option<i64>>(15)?, r.get::<_, Option<i64>>(16)?) {
-            (Some(amount), Some(ms)) => Some(Refill { amount, interval: millis(ms) }),
-            _ => None,
+            (Some(amount), Some(ms)) if amount >= 0 => Some(Refill { amount, interval: window(16, ms)? }),
+            (None, None) => None,
+            _ => return Err(corrupt(15, "refill")),
         };
         let rate_limit = match (r.get::<_, Option<i64>>(18)?, r.get::<_, Option<i64>>(19)?) {
-            (Some(limit), Some(ms)) => Some(RateLimit { limit: u32::try_from(limit).unwrap_or(0), window: millis(ms) }),
-            _ => None,
+            (Some(limit), Some(ms)) => {
+                let limit = u32::try_from(limit).ok().filter(|&l| (1..=MAX_RATE_LIMIT).contains(&l));
+                Some(RateLimit { limit: limit.ok_or_else(|| corrupt(18, "rate_limit"))?, window: window(19, ms)? })
+            }
+            (None, None) => None,
+            _ => return Err(corrupt(18, "rate_limit")),
         };
+        let remaining: Option<i64> = r.get(14)?;
+        if remaining.is_some_and(|n| n < 0) {
+            return Err(corrupt(14, "remaining"));
+        }
         let info = KeyInfo {
             id: r.get(0)?,
             prefix: r.get(1)?,
@@ -53,18 +66,18 @@ impl KeyRow {
             permissions: serde_json::from_str(permissions).map_err(|e| bad_json(5, e))?,
             metadata: serde_json::from_str(metadata).map_err(|e| bad_json(6, e))?,
             enabled: r.get(7)?,
-            created_at: Timestamp::from_millis(r.get(8)?),
-            updated_at: Timestamp::from_millis(r.get(9)?),
+            created_at: time(8, r.get(8)?)?,
+            updated_at: time(9, r.get(9)?)?,
             expires_at: ts(10)?,
             revoked_at: ts(11)?,
             last_used_at: ts(12)?,
-            usage_count: u64::try_from(r.get::<_, i64>(13)?).unwrap_or(0),
-            remaining: r.get(14)?,
+            usage_count: u64::try_from(r.get::<_, i64>(13)?).map_err(|_| corrupt(13, "usage_count"))?,
+            remaining,
             refill,
             last_refill_at: ts(17)?,
             rate_limit,
         };
-        Ok(KeyRow { info, hash: r.get(2)?, rate_tat: r.get(20)? })
+        Ok(KeyRow { info, hash: r.get(2)?, rate_tat: r.get(20)?, limit_source: r.get(21)? })
     }
 
     /// Writes every column of this row, inserting it if `insert`.
@@ -75,14 +88,14 @@ impl KeyRow {
         let sql = if insert {
             "INSERT INTO keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, \
              updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, refill_amount, \
-             refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+             refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat, limit_source) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
         } else {
             "UPDATE keys SET prefix = ?2, hash = ?3, owner_id = ?4, name = ?5, permissions = ?6, metadata = ?7, \
              enabled = ?8, created_at = ?9, updated_at = ?10, expires_at = ?11, revoked_at = ?12, \
              last_used_at = ?13, usage_count = ?14, remaining = ?15, refill_amount = ?16, \
              refill_interval_ms = ?17, last_refill_at = ?18, rate_limit = ?19, rate_window_ms = ?20, \
-             rate_tat = ?21 WHERE id = ?1"
+             rate_tat = ?21, limit_source = ?22 WHERE id = ?1"
         };
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
         let mut stmt = conn.prepare_cached(sql)?;
@@ -108,10 +121,31 @@ impl KeyRow {
             i.rate_limit.map(|r| i64::from(r.limit)),
             i.rate_limit.map(|r| duration_millis(r.window)),
             self.rate_tat,
+            self.limit_source,
         ])?;
         Ok(())
     }
 }
+
+impl KeyRow {
+    /// Writes only what a verify changes on a key whose limits live on
+    /// another row: its usage and (after a pepper rotation) its hash.
+    pub(crate) fn save_usage(&self, conn: &Connection) -> Result<()> {
+        let sql = "UPDATE keys SET usage_count = ?2, last_used_at = ?3, hash = ?4 WHERE id = ?1";
+        conn.prepare_cached(sql)?.execute(params![
+            self.info.id,
+            i64::try_from(self.info.usage_count).unwrap_or(i64::MAX),
+            self.info.last_used_at.map(Timestamp::as_millis),
+            self.hash,
+        ])?;
+        Ok(())
+    }
+}
+
+/// The most requests a rate limit may allow per window.
+pub(crate) const MAX_RATE_LIMIT: u32 = 1_000_000;
+/// The longest rate-limit window or refill interval.
+pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Reads one key by id.
 pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
@@ -128,8 +162,27 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Store(e.to_string()))
 }
 
-fn millis(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+/// A stored time, which must lie in the range every binding can represent.
+fn time(col: usize, ms: i64) -> rusqlite::Result<Timestamp> {
+    let t = Timestamp::from_millis(ms);
+    if t.in_range() {
+        Ok(t)
+    } else {
+        Err(corrupt(col, "time"))
+    }
+}
+
+/// A stored window or interval: 1 ms to 366 days, as the store accepts them.
+fn window(col: usize, ms: i64) -> rusqlite::Result<Duration> {
+    match u64::try_from(ms) {
+        Ok(ms) if ms >= 1 && Duration::from_millis(ms) <= MAX_WINDOW => Ok(Duration::from_millis(ms)),
+        _ => Err(corrupt(col, "window")),
+    }
+}
+
+fn corrupt(col: usize, what: &str) -> rusqlite::Error {
+    let msg = format!("stored {what} is out of range: the row was not written by Keyhouse");
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Integer, msg.into())
 }
 
 fn bad_json(col: usize, e: serde_json::Error) -> rusqlite::Error {

@@ -39,6 +39,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX keys_by_owner ON keys (owner_id, created_at, id);
     CREATE INDEX keys_by_created ON keys (created_at, id);
     CREATE INDEX keys_by_expiry ON keys (expires_at) WHERE expires_at IS NOT NULL;",
+    // Version 2. A key in its grace period after a roll spends the credits
+    // and rate limit of the key that replaced it (`Keyhouse::roll`).
+    "ALTER TABLE keys ADD COLUMN limit_source TEXT;",
 ];
 
 /// The schema version this library writes.

@@ -1,0 +1,152 @@
+//! The verify pipeline of [`Keyhouse`]: lookup, hash compare, status, limits.
+
+use rusqlite::Transaction;
+
+use super::rows::{load, KeyRow};
+use super::Keyhouse;
+use crate::error::{Error, Result};
+use crate::format::parse_parts;
+use crate::hashing::{hash_key_unchecked, Pepper, StoredHash};
+use crate::model::{Outcome, VerifyResult};
+use crate::permissions::validate_required;
+use crate::verify::{apply_refill, consume, has_limits, peek_rate_limit, record_use, status_outcome, Limits};
+use crate::Timestamp;
+
+impl Keyhouse {
+    /// Verifies a key: format and checksum, lookup, constant-time hash
+    /// compare, then REVOKED, DISABLED, EXPIRED, INSUFFICIENT_PERMISSIONS,
+    /// RATE_LIMITED and USAGE_EXCEEDED, in that order. A key with credits
+    /// pays `cost` of them.
+    ///
+    /// A bad key is an outcome, not an error; errors mean misuse (a bad
+    /// permission string) or a failing store. Nothing a client sends can
+    /// make verify fail: an unknown id, a wrong secret and a key whose hash
+    /// names a pepper no longer configured are all NOT_FOUND, and cost the
+    /// same (each hashes the key once).
+    pub fn verify(&self, key: &str, required_permissions: &[&str], cost: u32) -> Result<VerifyResult> {
+        validate_required(required_permissions)?;
+        let parts = match parse_parts(key) {
+            Ok(parts) => parts,
+            Err(reason) => {
+                return Ok(VerifyResult { malformed_reason: Some(reason), ..VerifyResult::bare(Outcome::Malformed) })
+            }
+        };
+        let now = self.now();
+        let Some(mut row) = self.load_for_verify(parts.id)? else {
+            // Hash anyway, so that an unknown id costs what a wrong secret
+            // does and timing does not tell which ids exist.
+            std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
+            return Ok(VerifyResult::bare(Outcome::NotFound));
+        };
+        let stored = StoredHash::parse(&row.hash).map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
+        // A hash made with a pepper that is no longer configured cannot
+        // match any key this store accepts; that is the client's NOT_FOUND,
+        // not an error a forged key could raise.
+        let matched = stored.matches(key, &self.peppers).unwrap_or(false);
+        if row.info.prefix != parts.prefix || !matched {
+            return Ok(VerifyResult::bare(Outcome::NotFound));
+        }
+        let new_hash = (self.config.rehash_on_verify && stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
+            .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
+        if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
+            return Ok(self.refused(row, outcome, now));
+        }
+        if !has_limits(&row.info) {
+            if let Some(hash) = &new_hash {
+                self.write(|tx| rehash(tx, &row.info.id, hash))?;
+            }
+            self.usage.record(&mut row.info, now);
+            self.flush_if_due(now);
+            return Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) });
+        }
+        // Credits and rate limits are decided again inside a write
+        // transaction on fresh state, so they hold exactly across threads
+        // and processes sharing the file.
+        self.write(|tx| self.consume_in(tx, parts.id, new_hash, required_permissions, cost, now))
+    }
+
+    /// The write-transaction half of verify, for keys with limits.
+    fn consume_in(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        new_hash: Option<String>,
+        required_permissions: &[&str],
+        cost: u32,
+        now: Timestamp,
+    ) -> Result<VerifyResult> {
+        let Some(mut row) = load(tx, id)? else { return Ok(VerifyResult::bare(Outcome::NotFound)) };
+        if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
+            return Ok(self.refused(row, outcome, now));
+        }
+        // During a roll's grace period the limits live on the new key.
+        let mut source = match &row.limit_source {
+            Some(src) => load(tx, src)?,
+            None => None,
+        };
+        let holder = source.as_mut().unwrap_or(&mut row);
+        let decision = consume(holder, now, cost);
+        let shared = source.map(|src| {
+            if matches!(decision, Limits::Admitted { .. }) {
+                src.save(tx, false)?;
+            }
+            Ok::<_, Error>(src)
+        });
+        let shared = shared.transpose()?;
+        if let Some(src) = &shared {
+            // Callers see the balance the key actually spends.
+            row.info.remaining = src.info.remaining;
+            row.info.refill = src.info.refill;
+            row.info.last_refill_at = src.info.last_refill_at;
+        }
+        match decision {
+            Limits::Admitted { rate_limit } => {
+                if let Some(hash) = new_hash {
+                    row.hash = hash;
+                }
+                record_use(&mut row.info, now);
+                if shared.is_some() {
+                    row.save_usage(tx)?;
+                } else {
+                    row.save(tx, false)?;
+                }
+                self.usage.overlay(&mut row.info);
+                Ok(VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
+            }
+            Limits::Refused { outcome, retry_after, rate_limit } => {
+                self.usage.overlay(&mut row.info);
+                Ok(VerifyResult { outcome, key: Some(row.info), malformed_reason: None, retry_after, rate_limit })
+            }
+        }
+    }
+
+    /// The result for a key whose secret matched but which is refused by a status check.
+    fn refused(&self, mut row: KeyRow, outcome: Outcome, now: Timestamp) -> VerifyResult {
+        let rate_limit = peek_rate_limit(&row, now);
+        apply_refill(&mut row.info, now);
+        self.usage.overlay(&mut row.info);
+        VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(outcome) }
+    }
+
+    fn flush_if_due(&self, now: Timestamp) {
+        if self.usage.due(now) {
+            // Best effort: a busy database must not fail a verify. Unwritten
+            // counts stay pending and go out with the next flush.
+            let _ = self.flush();
+        }
+    }
+
+    /// The row for a verify, from the cache when nothing has committed since it was read.
+    fn load_for_verify(&self, id: &str) -> Result<Option<KeyRow>> {
+        let from_store = || self.read(|c| load(c, id));
+        match self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(cache) => cache.get_or_load(id, from_store),
+            None => from_store(),
+        }
+    }
+}
+
+fn rehash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<()> {
+    tx.prepare_cached("UPDATE keys SET hash = ?2 WHERE id = ?1")?.execute([id, hash])?;
+    Ok(())
+}
