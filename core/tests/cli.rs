@@ -24,7 +24,10 @@ fn json(out: &Output) -> Value {
 #[test]
 fn create_verify_revoke_round_trip() {
     let dir = TempDir::new("cli");
-    let out = keyhouse(&dir, &["create", "--prefix", "acme_live", "--owner", "u1", "--permission", "files:*", "--remaining", "2"]);
+    let out = keyhouse(
+        &dir,
+        &["create", "--prefix", "acme_live", "--owner", "u1", "--permission", "files:*", "--remaining", "2"],
+    );
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     let key = stdout.lines().next().unwrap().to_owned();
@@ -90,7 +93,10 @@ fn roll_update_delete_and_purge() {
     assert_eq!(keyhouse(&dir, &["verify", new_key]).status.code(), Some(0));
     let new_id = rolled["info"]["id"].as_str().unwrap();
     let updated = json(&keyhouse(&dir, &["--json", "update", new_id, "--name", "new", "--disable", "--no-expiry"]));
-    assert_eq!((updated["name"].as_str(), updated["enabled"].as_bool(), updated["expires_at"].as_str()), (Some("new"), Some(false), None));
+    assert_eq!(
+        (updated["name"].as_str(), updated["enabled"].as_bool(), updated["expires_at"].as_str()),
+        (Some("new"), Some(false), None)
+    );
     assert_eq!(json(&keyhouse(&dir, &["--json", "purge-expired"]))["purged"], 1);
     assert!(keyhouse(&dir, &["delete", new_id]).status.success());
     assert_eq!(json(&keyhouse(&dir, &["--json", "list", "--include-revoked"]))["keys"].as_array().unwrap().len(), 0);
@@ -154,7 +160,114 @@ fn a_closed_stdout_is_not_a_crash() {
 fn db_path_comes_from_the_environment() {
     let dir = TempDir::new("cli-env");
     let path = dir.path().join("from-env.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_keyhouse")).env("KEYHOUSE_DB", &path).args(["--json", "create"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+        .env("KEYHOUSE_DB", &path)
+        .args(["--json", "create"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(path.exists());
+}
+
+fn keyhouse_env(dir: &TempDir, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+        .arg("--db")
+        .arg(dir.db())
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_key_given_where_an_id_belongs_is_never_echoed() {
+    let dir = TempDir::new("cli-echo");
+    let key = text(&keyhouse(&dir, &["create"]).stdout).lines().next().unwrap().to_owned();
+    let id = keyhouse::parse(&key).unwrap().id;
+    let secret = &key[key.rfind('_').unwrap() + 1..];
+    for cmd in ["show", "revoke", "delete", "roll", "update"] {
+        for arg in [key.clone(), format!("{key}x"), key[..key.len() - 1].to_owned()] {
+            let out = keyhouse(&dir, &[cmd, &arg]);
+            assert_eq!(out.status.code(), Some(2), "{cmd}");
+            let err = text(&out.stderr);
+            assert!(err.contains("INVALID_ARGUMENT"), "{cmd}: {err}");
+            // Not even a fragment of the secret long enough to matter.
+            for w in secret.as_bytes().windows(8) {
+                assert!(!err.contains(std::str::from_utf8(w).unwrap()), "{cmd} echoed the secret: {err}");
+            }
+            if arg == key {
+                assert!(err.contains("looks like a key, not an id") && err.contains(&id), "{err}");
+            }
+        }
+    }
+    assert_eq!(keyhouse(&dir, &["verify", &key]).status.code(), Some(0), "nothing was changed");
+}
+
+#[test]
+fn tables_escape_control_characters_and_json_keeps_them() {
+    let dir = TempDir::new("cli-escape");
+    let name = "evil\nkh_FORGED00000000  kh  active\u{1b}[31m\u{202e}";
+    let out = keyhouse(&dir, &["create", "--name", name, "--owner", "o\r\n1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&keyhouse(&dir, &["list"]).stdout);
+    assert_eq!(listed.lines().count(), 3, "a header, one row and the count: {listed}");
+    assert!(
+        listed.contains("evil\\nkh_FORGED") && listed.contains("\\u{1b}[31m\\u{202e}") && listed.contains("o\\r\\n1")
+    );
+    assert!(!listed.contains('\u{1b}') && !listed.contains('\r'));
+    let id = keyhouse::parse(text(&out.stdout).lines().next().unwrap()).unwrap().id;
+    let shown = text(&keyhouse(&dir, &["show", &id]).stdout);
+    assert!(shown.contains("evil\\nkh_FORGED") && !shown.contains('\u{1b}'));
+    let v = json(&keyhouse(&dir, &["--json", "show", &id]));
+    assert_eq!(v["name"], name);
+}
+
+#[test]
+fn peppers_come_from_the_environment_and_a_cli_verify_never_rehashes() {
+    let dir = TempDir::new("cli-pepper");
+    let hash = |id: &str| -> String {
+        rusqlite::Connection::open(dir.db())
+            .unwrap()
+            .query_row("SELECT hash FROM keys WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap()
+    };
+    let old = [("KEYHOUSE_PEPPER", "first secret of 32 bytes or more!!"), ("KEYHOUSE_PEPPER_ID", "p1")];
+    let key = text(&keyhouse_env(&dir, &old, &["create"]).stdout).lines().next().unwrap().to_owned();
+    let id = keyhouse::parse(&key).unwrap().id;
+    assert!(hash(&id).starts_with("hmac-sha256$p1$"));
+    let rotated = [
+        ("KEYHOUSE_PEPPER", "second secret of 32 bytes or more!"),
+        ("KEYHOUSE_PEPPER_ID", "p2"),
+        ("KEYHOUSE_PREVIOUS_PEPPER_1", "first secret of 32 bytes or more!!"),
+        ("KEYHOUSE_PREVIOUS_PEPPER_ID_1", "p1"),
+    ];
+    assert_eq!(keyhouse_env(&dir, &rotated, &["verify", &key]).status.code(), Some(0));
+    assert!(hash(&id).starts_with("hmac-sha256$p1$"), "a CLI verify must not rehash by default");
+    // A service that only knows p1 still verifies the key.
+    assert_eq!(keyhouse_env(&dir, &old, &["verify", &key]).status.code(), Some(0));
+    let mut opted_in = rotated.to_vec();
+    opted_in.push(("KEYHOUSE_REHASH_ON_VERIFY", "1"));
+    assert_eq!(keyhouse_env(&dir, &opted_in, &["verify", &key]).status.code(), Some(0));
+    assert!(hash(&id).starts_with("hmac-sha256$p2$"));
+    // Without the pepper its hash names, the key is simply not found.
+    let none = keyhouse_env(&dir, &old, &["verify", &key]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none.stdout).starts_with("NOT_FOUND"), "{}", text(&none.stdout));
+    let missing_id = keyhouse_env(&dir, &[("KEYHOUSE_PREVIOUS_PEPPER_1", "x".repeat(32).as_str())], &["list"]);
+    assert_eq!(missing_id.status.code(), Some(2));
+}
+
+#[test]
+fn far_future_durations_and_times_are_refused() {
+    let dir = TempDir::new("cli-far");
+    for args in [
+        &["create", "--expires-in", "213503982334d"][..],
+        &["create", "--expires-in", "3650000d"],
+        &["create", "--expires-at", "99999999999999999"],
+    ] {
+        let out = keyhouse(&dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stdout));
+    }
+    let v = json(&keyhouse(&dir, &["--json", "create", "--expires-at", "9999-12-31T23:59:59.999Z"]));
+    assert_eq!(v["info"]["expires_at"], "9999-12-31T23:59:59.999Z");
 }

@@ -71,7 +71,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 &a.id,
                 UpdateOptions {
                     name: if a.clear_name { Some(None) } else { a.name.map(Some) },
-                    enabled: if a.enable { Some(true) } else if a.disable { Some(false) } else { None },
+                    enabled: if a.enable {
+                        Some(true)
+                    } else if a.disable {
+                        Some(false)
+                    } else {
+                        None
+                    },
                     permissions: if a.clear_permissions {
                         Some(Vec::new())
                     } else {
@@ -87,17 +93,23 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             emit(&output::info(&info, json), ExitCode::SUCCESS)
         }
         Command::Revoke(a) => emit(&output::info(&kh.revoke(&a.id)?, json), ExitCode::SUCCESS),
-        Command::Roll(a) => {
-            shown_once(emit(&output::created(&kh.roll(&a.id, a.grace)?, json), ExitCode::SUCCESS))
-        }
+        Command::Roll(a) => shown_once(emit(&output::created(&kh.roll(&a.id, a.grace)?, json), ExitCode::SUCCESS)),
         Command::Delete(a) => {
             kh.delete(&a.id)?;
-            let text = if json { format!("{}\n", serde_json::json!({"deleted": a.id})) } else { format!("deleted {}\n", a.id) };
+            let text = if json {
+                format!("{}\n", serde_json::json!({"deleted": a.id}))
+            } else {
+                format!("deleted {}\n", a.id)
+            };
             emit(&text, ExitCode::SUCCESS)
         }
         Command::PurgeExpired => {
             let n = kh.purge_expired()?;
-            let text = if json { format!("{}\n", serde_json::json!({"purged": n})) } else { format!("purged {n} expired key(s)\n") };
+            let text = if json {
+                format!("{}\n", serde_json::json!({"purged": n}))
+            } else {
+                format!("purged {n} expired key(s)\n")
+            };
             emit(&text, ExitCode::SUCCESS)
         }
     };
@@ -105,13 +117,30 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(code)
 }
 
-/// The pepper comes from the environment, never from a flag, so it stays
-/// out of shell history and process listings.
+/// The configuration comes from the environment, never from flags, so
+/// that peppers stay out of shell history and process listings:
+///
+/// - `KEYHOUSE_PEPPER` (and `KEYHOUSE_PEPPER_ID`, default `default`): the
+///   current pepper;
+/// - `KEYHOUSE_PREVIOUS_PEPPER_1`, `KEYHOUSE_PREVIOUS_PEPPER_ID_1`, `_2`, …:
+///   earlier peppers, still accepted, read up to the first number missing;
+/// - `KEYHOUSE_REHASH_ON_VERIFY=1`: let `verify` re-hash a key made with an
+///   older pepper. Off by default, so that checking a key by hand never
+///   changes what the services that share the store can verify.
 fn config_from_env() -> Result<Config, Error> {
-    let mut config = Config::default();
-    if let Ok(secret) = std::env::var("KEYHOUSE_PEPPER") {
-        let id = std::env::var("KEYHOUSE_PEPPER_ID").unwrap_or_else(|_| "default".into());
+    let var = |name: &str| std::env::var(name).ok();
+    let mut config =
+        Config { rehash_on_verify: var("KEYHOUSE_REHASH_ON_VERIFY").as_deref() == Some("1"), ..Config::default() };
+    if let Some(secret) = var("KEYHOUSE_PEPPER") {
+        let id = var("KEYHOUSE_PEPPER_ID").unwrap_or_else(|| "default".into());
         config.pepper = Some(Pepper::new(&id, secret.as_bytes())?);
+    }
+    for n in 1.. {
+        let Some(secret) = var(&format!("KEYHOUSE_PREVIOUS_PEPPER_{n}")) else { break };
+        let id = var(&format!("KEYHOUSE_PREVIOUS_PEPPER_ID_{n}")).ok_or_else(|| {
+            Error::InvalidArgument(format!("KEYHOUSE_PREVIOUS_PEPPER_{n} needs KEYHOUSE_PREVIOUS_PEPPER_ID_{n}"))
+        })?;
+        config.previous_peppers.push(Pepper::new(&id, secret.as_bytes())?);
     }
     Ok(config)
 }

@@ -62,10 +62,10 @@ pub fn info(i: &KeyInfo, json: bool) -> String {
         ("id", i.id.clone()),
         ("prefix", i.prefix.clone()),
         ("status", status(i)),
-        ("owner", opt(i.owner_id.clone())),
-        ("name", opt(i.name.clone())),
-        ("permissions", if i.permissions.is_empty() { "-".into() } else { i.permissions.join(" ") }),
-        ("metadata", Value::Object(i.metadata.clone()).to_string()),
+        ("owner", opt(i.owner_id.as_deref().map(printable))),
+        ("name", opt(i.name.as_deref().map(printable))),
+        ("permissions", if i.permissions.is_empty() { "-".into() } else { printable(&i.permissions.join(" ")) }),
+        ("metadata", printable(&Value::Object(i.metadata.clone()).to_string())),
         ("created", i.created_at.to_string()),
         ("updated", i.updated_at.to_string()),
         ("expires", ts(i.expires_at)),
@@ -98,15 +98,16 @@ pub fn page(page: &KeyPage, json: bool) -> String {
                 i.id.clone(),
                 i.prefix.clone(),
                 status(i),
-                i.owner_id.clone().unwrap_or_else(|| "-".into()),
-                i.name.clone().unwrap_or_else(|| "-".into()),
+                i.owner_id.as_deref().map_or_else(|| "-".into(), printable),
+                i.name.as_deref().map_or_else(|| "-".into(), printable),
                 i.expires_at.map_or_else(|| "-".into(), |t| t.to_string()),
                 i.usage_count.to_string(),
             ]
         })
         .collect();
-    let widths: Vec<usize> =
-        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     let mut line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
@@ -160,6 +161,21 @@ fn status(i: &KeyInfo) -> String {
         "active"
     }
     .into()
+}
+
+/// Text as it may appear in a table: control characters (newlines, ANSI
+/// escapes) and the invisible marks that reorder text are shown escaped, so
+/// a crafted name or owner cannot forge rows or recolour the terminal. JSON
+/// output keeps every value exact.
+pub fn printable(s: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if !s.chars().any(hidden) {
+        return s.to_owned();
+    }
+    s.chars().map(|c| if hidden(c) { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 fn secs(d: std::time::Duration) -> String {
