@@ -19,13 +19,17 @@ fn ms(d: DateTime<Utc>) -> f64 {
 
 impl ToNapiValue for Refill {
     unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
-        unsafe { call(env, Factory::Refill, &[i64::to_napi_value(env, v.amount)?, f64::to_napi_value(env, v.interval)?]) }
+        unsafe {
+            call(env, Factory::Refill, &[i64::to_napi_value(env, v.amount)?, f64::to_napi_value(env, v.interval)?])
+        }
     }
 }
 
 impl ToNapiValue for RateLimit {
     unsafe fn to_napi_value(env: sys::napi_env, v: Self) -> Result<sys::napi_value> {
-        unsafe { call(env, Factory::RateLimit, &[u32::to_napi_value(env, v.limit)?, f64::to_napi_value(env, v.window)?]) }
+        unsafe {
+            call(env, Factory::RateLimit, &[u32::to_napi_value(env, v.limit)?, f64::to_napi_value(env, v.window)?])
+        }
     }
 }
 
@@ -137,7 +141,21 @@ impl From<keyhouse::Outcome> for Outcome {
             O::InsufficientPermissions => Outcome::InsufficientPermissions,
             O::RateLimited => Outcome::RateLimited,
             O::UsageExceeded => Outcome::UsageExceeded,
+            // The core's outcomes are non-exhaustive: one added there before
+            // it is added here fails closed (the test below checks that
+            // every current outcome has its own case).
+            _ => Outcome::NotFound,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_core_outcome_has_its_own_case() {
+        let mapped: std::collections::HashSet<_> =
+            keyhouse::Outcome::ALL.into_iter().map(|o| super::Outcome::from(o) as u32).collect();
+        assert_eq!(mapped.len(), keyhouse::Outcome::ALL.len());
     }
 }
 

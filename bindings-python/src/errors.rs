@@ -11,7 +11,8 @@ use pyo3::types::PyType;
 
 /// The Python class for each core error code.
 fn class_for(py: Python<'_>, code: ErrorCode) -> PyResult<&Bound<'_, PyType>> {
-    static CLASSES: [PyOnceLock<Py<PyType>>; ErrorCode::ALL.len()] = [const { PyOnceLock::new() }; ErrorCode::ALL.len()];
+    static CLASSES: [PyOnceLock<Py<PyType>>; ErrorCode::ALL.len()] =
+        [const { PyOnceLock::new() }; ErrorCode::ALL.len()];
     let (slot, name) = match code {
         ErrorCode::Malformed => (0, "MalformedError"),
         ErrorCode::InvalidArgument => (1, "InvalidArgumentError"),
@@ -22,6 +23,9 @@ fn class_for(py: Python<'_>, code: ErrorCode) -> PyResult<&Bound<'_, PyType>> {
         ErrorCode::StoreBusy => (6, "StoreBusyError"),
         ErrorCode::StoreError => (7, "StoreError"),
         ErrorCode::Closed => (8, "ClosedError"),
+        // The core's codes are non-exhaustive: one added there before it is
+        // mapped here is still a failure, raised as the generic StoreError.
+        _ => (7, "StoreError"),
     };
     CLASSES[slot].import(py, "keyhouse.errors", name)
 }

@@ -48,3 +48,14 @@ def test_malformed_keys_raise_with_a_reason():
     with pytest.raises(keyhouse.MalformedError):
         keyhouse.hash_key("nope")
     assert keyhouse.verify_hash("nope", keyhouse.generate().hash) is False
+
+
+def test_every_error_code_has_its_own_class():
+    import keyhouse.errors as errors
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, keyhouse.KeyhouseError) and c is not keyhouse.KeyhouseError]
+    codes = {c.code for c in classes}
+    assert codes == {
+        "MALFORMED", "INVALID_ARGUMENT", "NOT_FOUND", "KEY_LIMIT_EXCEEDED", "UNKNOWN_PEPPER",
+        "SCHEMA_TOO_NEW", "STORE_BUSY", "STORE_ERROR", "CLOSED",
+    }

@@ -10,9 +10,7 @@ use crate::types::{RateLimit, Refill, TimeSpan};
 
 /// A non-negative duration.
 pub fn duration(field: &str, span: TimeSpan) -> Result<Duration> {
-    u64::try_from(span.millis)
-        .map(Duration::from_millis)
-        .map_err(|_| invalid(format!("{field} must not be negative")))
+    u64::try_from(span.millis).map(Duration::from_millis).map_err(|_| invalid(format!("{field} must not be negative")))
 }
 
 /// An optional non-negative duration.
@@ -46,7 +44,10 @@ pub fn refill(r: Refill) -> Result<keyhouse::Refill> {
 
 /// A core rate limit.
 pub fn rate_limit(r: RateLimit) -> Result<keyhouse::RateLimit> {
-    Ok(keyhouse::RateLimit { limit: int("rate_limit.limit", r.limit)?, window: duration("rate_limit.window", r.window)? })
+    Ok(keyhouse::RateLimit {
+        limit: int("rate_limit.limit", r.limit)?,
+        window: duration("rate_limit.window", r.window)?,
+    })
 }
 
 #[cfg(test)]

@@ -100,6 +100,9 @@ impl From<keyhouse::Error> for KeyhouseError {
             E::StoreBusy(_) => Self::StoreBusy { detail },
             E::Store(_) => Self::StoreError { detail },
             E::Closed => Self::Closed { detail },
+            // The core's errors are non-exhaustive: one added there before it
+            // is mapped here is still a failure, reported with its message.
+            _ => Self::StoreError { detail },
         }
     }
 }

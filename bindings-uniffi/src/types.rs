@@ -42,7 +42,7 @@ impl From<std::time::Duration> for TimeSpan {
 /// Declares an enum that mirrors a core enum case for case, with
 /// conversions both ways and a `code()` method for its stable code.
 macro_rules! mirror_enum {
-    ($(#[$doc:meta])* $name:ident = $core:ty, $code:ident, { $($(#[$vdoc:meta])* $variant:ident,)+ }) => {
+    ($(#[$doc:meta])* $name:ident = $core:ty, $code:ident, unknown => $fallback:ident, { $($(#[$vdoc:meta])* $variant:ident,)+ }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
         pub enum $name {
@@ -53,6 +53,10 @@ macro_rules! mirror_enum {
             fn from(v: $core) -> Self {
                 match v {
                     $(<$core>::$variant => Self::$variant,)+
+                    // The core's enums are non-exhaustive; a case added there
+                    // before it is added here must fail closed, never panic.
+                    // The tests below check that every current case maps.
+                    _ => Self::$fallback,
                 }
             }
         }
@@ -77,7 +81,7 @@ macro_rules! mirror_enum {
 
 mirror_enum! {
     /// The outcome of verifying a key. Every outcome is a value, not an error.
-    Outcome = keyhouse::Outcome, as_str, {
+    Outcome = keyhouse::Outcome, as_str, unknown => NotFound, {
         /// The key is good; the request may proceed.
         Valid,
         /// The string is not a well-formed key. The store was not touched.
@@ -101,7 +105,7 @@ mirror_enum! {
 
 mirror_enum! {
     /// Why a string is not a well-formed key.
-    MalformedReason = keyhouse::MalformedReason, code, {
+    MalformedReason = keyhouse::MalformedReason, code, unknown => InvalidCharacter, {
         /// The input is empty.
         Empty,
         /// The input is longer than any key can be.
@@ -385,7 +389,12 @@ impl From<keyhouse::RateLimit> for RateLimit {
 
 impl From<keyhouse::RateLimitState> for RateLimitState {
     fn from(s: keyhouse::RateLimitState) -> Self {
-        RateLimitState { limit: s.limit.into(), window: s.window.into(), remaining: s.remaining.into(), reset_at: s.reset_at }
+        RateLimitState {
+            limit: s.limit.into(),
+            window: s.window.into(),
+            remaining: s.remaining.into(),
+            reset_at: s.reset_at,
+        }
     }
 }
 
@@ -433,6 +442,21 @@ impl From<keyhouse::VerifyResult> for VerifyResult {
             malformed_reason: r.malformed_reason.map(Into::into),
             retry_after: r.retry_after.map(Into::into),
             rate_limit: r.rate_limit.map(Into::into),
+        }
+    }
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    use super::*;
+
+    #[test]
+    fn every_core_case_has_its_own_mirror() {
+        for o in keyhouse::Outcome::ALL {
+            assert_eq!(Outcome::from(o).code(), o.as_str());
+        }
+        for r in keyhouse::MalformedReason::ALL {
+            assert_eq!(MalformedReason::from(r).code(), r.code());
         }
     }
 }

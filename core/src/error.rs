@@ -7,6 +7,7 @@ use std::fmt;
 
 /// Why a string is not a well-formed v1 key. The codes are stable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MalformedReason {
     /// The input is empty.
     Empty,
@@ -67,6 +68,7 @@ impl fmt::Display for MalformedReason {
 
 /// The stable code of an [`Error`], shared by every binding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// `MALFORMED`: the string is not a well-formed key.
     Malformed,
@@ -126,6 +128,7 @@ impl fmt::Display for ErrorCode {
 
 /// Everything that can go wrong in Keyhouse, apart from a key failing to verify.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The string is not a well-formed v1 key.
     #[error("malformed key: {0}")]

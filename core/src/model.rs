@@ -13,6 +13,7 @@ pub type Metadata = Map<String, Value>;
 
 /// The outcome of verifying a key. Every outcome is a value, not an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The key is good; the request may proceed.
     Valid,
