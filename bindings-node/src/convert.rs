@@ -183,3 +183,9 @@ pub fn options<'a>(
 pub fn is_nullish(v: &Unknown<'_>) -> Result<bool> {
     Ok(matches!(v.get_type()?, ValueType::Undefined | ValueType::Null))
 }
+
+/// A name in an option list without its own match arm: a bug in this
+/// binding, reported instead of silently setting some other field.
+pub fn unhandled(name: &str) -> napi::Error {
+    napi::Error::new(napi::Status::GenericFailure, format!("keyhouse binding bug: option {name} is not handled"))
+}

@@ -54,7 +54,8 @@ pub enum Factory {
     KeyPage,
 }
 
-const NAMES: [&str; 7] = ["KeyhouseError", "keyInfo", "verifyResult", "rateLimitState", "refill", "rateLimit", "keyPage"];
+const NAMES: [&str; 7] =
+    ["KeyhouseError", "keyInfo", "verifyResult", "rateLimitState", "refill", "rateLimit", "keyPage"];
 
 /// References that keep the functions alive for the environment's lifetime.
 struct Functions([sys::napi_ref; NAMES.len()]);

@@ -46,8 +46,17 @@ pub fn open_with_clock(env: Env, path: Unknown, clock: &TestClock, config: Optio
 }
 
 /// Generates a key from fixed bytes: the id bytes, then the secret bytes.
-#[napi(js_name = "_generateFromBytes", ts_args_type = "prefix: string, random: Uint8Array, secretBytes: number, pepper?: Pepper")]
-pub fn generate_from_bytes(env: Env, prefix: Unknown, random: Uint8Array, secret_bytes: Unknown, pepper: Option<Unknown>) -> Result<GeneratedKey> {
+#[napi(
+    js_name = "_generateFromBytes",
+    ts_args_type = "prefix: string, random: Uint8Array, secretBytes: number, pepper?: Pepper"
+)]
+pub fn generate_from_bytes(
+    env: Env,
+    prefix: Unknown,
+    random: Uint8Array,
+    secret_bytes: Unknown,
+    pepper: Option<Unknown>,
+) -> Result<GeneratedKey> {
     let prefix = string(&env, "prefix", prefix)?;
     let n = integer(&env, "secretBytes", secret_bytes, 0.0, 1024.0)? as usize;
     let pepper = opt_pepper(&env, "pepper", pepper)?;

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
-use crate::convert::{elements, integer, object, options, present, string};
+use crate::convert::{elements, integer, object, options, present, string, unhandled};
 use crate::errors::{type_error, IntoJsResult};
 use crate::types::{GeneratedKey, ParsedKey};
 
@@ -64,7 +64,8 @@ pub fn generate(env: Env, prefix: Option<Unknown>, options: Option<Unknown>) -> 
     self::options(&env, "options", options, &["secretBytes", "pepper"], |name, v| {
         match name {
             "secretBytes" => n = integer(&env, name, v, 0.0, 1024.0)? as usize,
-            _ => pepper_opt = opt_pepper(&env, name, Some(v))?,
+            "pepper" => pepper_opt = opt_pepper(&env, name, Some(v))?,
+            _ => return Err(unhandled(name)),
         }
         Ok(())
     })?;

@@ -9,7 +9,10 @@ use napi::bindgen_prelude::*;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::convert::{boolean, date, elements, integer, is_nullish, metadata, object, options, present, seconds, string, strings};
+use crate::convert::{
+    boolean, date, elements, integer, is_nullish, metadata, object, options, present, seconds, string, strings,
+    unhandled,
+};
 use crate::errors::{js_error, type_error, IntoJsResult};
 use crate::stateless::{key_text, opt_pepper, peppers};
 use crate::types::{CreatedKey, KeyInfo, KeyPage, VerifyResult};
@@ -153,8 +156,17 @@ impl Keyhouse {
     /// Verifies a key, requiring every permission in `permissions`, and pays
     /// `cost` credits (default 1) if the key has credits. A bad key is an
     /// outcome, not an exception.
-    #[napi(ts_args_type = "key: string, permissions?: string[], cost?: number", ts_return_type = "Promise<VerifyResult>")]
-    pub fn verify(&self, env: Env, key: Unknown, permissions: Option<Unknown>, cost: Option<Unknown>) -> Result<AsyncTask<VerifyTask>> {
+    #[napi(
+        ts_args_type = "key: string, permissions?: string[], cost?: number",
+        ts_return_type = "Promise<VerifyResult>"
+    )]
+    pub fn verify(
+        &self,
+        env: Env,
+        key: Unknown,
+        permissions: Option<Unknown>,
+        cost: Option<Unknown>,
+    ) -> Result<AsyncTask<VerifyTask>> {
         let (key, permissions, cost) = verify_args(&env, key, permissions, cost)?;
         Ok(AsyncTask::new(VerifyTask {
             kh: self.inner.clone(),
@@ -166,7 +178,13 @@ impl Keyhouse {
 
     /// `verify`, on the calling thread: the fastest path, a few microseconds.
     #[napi(ts_args_type = "key: string, permissions?: string[], cost?: number")]
-    pub fn verify_sync(&self, env: Env, key: Unknown, permissions: Option<Unknown>, cost: Option<Unknown>) -> Result<VerifyResult> {
+    pub fn verify_sync(
+        &self,
+        env: Env,
+        key: Unknown,
+        permissions: Option<Unknown>,
+        cost: Option<Unknown>,
+    ) -> Result<VerifyResult> {
         let (key, permissions, cost) = verify_args(&env, key, permissions, cost)?;
         let required: Vec<&str> = permissions.iter().map(String::as_str).collect();
         Ok(self.inner.verify(&key, &required, cost).js(&env)?.into())
@@ -289,7 +307,12 @@ impl Keyhouse {
     }
 }
 
-fn verify_args(env: &Env, key: Unknown, permissions: Option<Unknown>, cost: Option<Unknown>) -> Result<(String, Vec<String>, u32)> {
+fn verify_args(
+    env: &Env,
+    key: Unknown,
+    permissions: Option<Unknown>,
+    cost: Option<Unknown>,
+) -> Result<(String, Vec<String>, u32)> {
     let key = key_text(env, key)?.into_owned();
     let permissions = present(permissions)?.map(|p| strings(env, "permissions", p)).transpose()?.unwrap_or_default();
     let cost = present(cost)?.map(|c| integer(env, "cost", c, 0.0, f64::from(u32::MAX))).transpose()?.unwrap_or(1);
@@ -333,7 +356,8 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
             "maxExpiry" => c.max_expiry = Some(seconds(env, name, v)?),
             "maxKeysPerOwner" => c.max_keys_per_owner = Some(integer(env, name, v, 0.0, f64::from(u32::MAX))? as u32),
             "usageFlushInterval" => c.usage_flush_interval = seconds(env, name, v)?,
-            _ => c.busy_timeout = seconds(env, name, v)?,
+            "busyTimeout" => c.busy_timeout = seconds(env, name, v)?,
+            _ => return Err(unhandled(name)),
         }
         Ok(())
     })?;
@@ -362,7 +386,16 @@ fn rate_limit(env: &Env, v: Unknown) -> Result<keyhouse::RateLimit> {
 
 fn create_options(env: &Env, what: &str, v: Option<Unknown>) -> Result<CreateOptions> {
     const KNOWN: &[&str] = &[
-        "ownerId", "name", "prefix", "expiresIn", "expiresAt", "permissions", "metadata", "remaining", "refill", "rateLimit",
+        "ownerId",
+        "name",
+        "prefix",
+        "expiresIn",
+        "expiresAt",
+        "permissions",
+        "metadata",
+        "remaining",
+        "refill",
+        "rateLimit",
     ];
     let mut o = CreateOptions::default();
     options(env, what, v, KNOWN, |name, v| {
@@ -377,9 +410,12 @@ fn create_options(env: &Env, what: &str, v: Option<Unknown>) -> Result<CreateOpt
             "expiresAt" => o.expires_at = Some(date(env, name, v)?),
             "permissions" => o.permissions = Some(strings(env, name, v)?),
             "metadata" => o.metadata = Some(metadata(env, v)?),
-            "remaining" => o.remaining = Some(integer(env, name, v, -9_007_199_254_740_991.0, 9_007_199_254_740_991.0)?),
+            "remaining" => {
+                o.remaining = Some(integer(env, name, v, -9_007_199_254_740_991.0, 9_007_199_254_740_991.0)?)
+            }
             "refill" => o.refill = Some(refill(env, v)?),
-            _ => o.rate_limit = Some(rate_limit(env, v)?),
+            "rateLimit" => o.rate_limit = Some(rate_limit(env, v)?),
+            _ => return Err(unhandled(name)),
         }
         Ok(())
     })?;
@@ -400,7 +436,8 @@ fn list_options(env: &Env, v: Option<Unknown>) -> Result<ListOptions> {
             "ownerId" => o.owner_id = Some(string(env, name, v)?),
             "limit" => o.limit = integer(env, name, v, 0.0, f64::from(u32::MAX))? as u32,
             "cursor" => o.cursor = Some(string(env, name, v)?),
-            _ => o.include_revoked = boolean(env, name, v)?,
+            "includeRevoked" => o.include_revoked = boolean(env, name, v)?,
+            _ => return Err(unhandled(name)),
         }
         Ok(())
     })?;
@@ -408,7 +445,8 @@ fn list_options(env: &Env, v: Option<Unknown>) -> Result<ListOptions> {
 }
 
 fn update_options(env: &Env, v: Unknown) -> Result<UpdateOptions> {
-    const KNOWN: &[&str] = &["name", "enabled", "permissions", "metadata", "expiresAt", "remaining", "refill", "rateLimit"];
+    const KNOWN: &[&str] =
+        &["name", "enabled", "permissions", "metadata", "expiresAt", "remaining", "refill", "rateLimit"];
     if is_nullish(&v)? {
         return Err(type_error(env, "changes must be an object"));
     }
@@ -426,10 +464,15 @@ fn update_options(env: &Env, v: Unknown) -> Result<UpdateOptions> {
             "metadata" => o.metadata = Some(metadata(env, v)?),
             "expiresAt" => o.expires_at = Some(if cleared { None } else { Some(date(env, name, v)?) }),
             "remaining" => {
-                o.remaining = Some(if cleared { None } else { Some(integer(env, name, v, -9_007_199_254_740_991.0, 9_007_199_254_740_991.0)?) })
+                o.remaining = Some(if cleared {
+                    None
+                } else {
+                    Some(integer(env, name, v, -9_007_199_254_740_991.0, 9_007_199_254_740_991.0)?)
+                })
             }
             "refill" => o.refill = Some(if cleared { None } else { Some(refill(env, v)?) }),
-            _ => o.rate_limit = Some(if cleared { None } else { Some(rate_limit(env, v)?) }),
+            "rateLimit" => o.rate_limit = Some(if cleared { None } else { Some(rate_limit(env, v)?) }),
+            _ => return Err(unhandled(name)),
         }
         Ok(())
     })?;

@@ -156,3 +156,23 @@ test('stateless functions', () => {
   assert.ok(h.hash.startsWith('hmac-sha256$p1$'))
   assert.throws(() => kh.verifyHash(h.key, h.hash), { code: 'UNKNOWN_PEPPER' })
 })
+
+test('null and undefined in the config mean the default, as None does in Python', () => {
+  const names = ['defaultPrefix', 'secretBytes', 'pepper', 'previousPeppers', 'defaultPermissions', 'defaultExpiry',
+    'minExpiry', 'maxExpiry', 'maxKeysPerOwner', 'usageFlushInterval', 'busyTimeout']
+  for (const empty of [null, undefined]) {
+    const store = kh.Keyhouse.open(':memory:', Object.fromEntries(names.map((n) => [n, empty])))
+    assert.ok(store.createSync().key.startsWith('kh_'))
+    store.closeSync()
+  }
+})
+
+test('a key passed where an id belongs is refused without echoing it', () => {
+  const store = open()
+  const key = store.createSync().key
+  const secret = key.slice(key.lastIndexOf('_') + 1)
+  for (const call of [(v) => store.getSync(v), (v) => store.revokeSync(v), (v) => store.deleteSync(v), (v) => store.rollSync(v)]) {
+    assert.throws(() => call(key), (e) => e.code === 'INVALID_ARGUMENT' && /looks like a key/.test(e.message) && !e.message.includes(secret.slice(0, 8)))
+  }
+  assert.equal(store.verifySync(key).outcome, 'VALID')
+})

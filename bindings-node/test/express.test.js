@@ -76,3 +76,32 @@ test('checkRequest works without Express', async () => {
   assert.equal((await checkRequest(store, { 'x-api-key': c.key })).key.id, c.info.id)
   assert.equal((await checkRequest(store, {})).status, 401)
 })
+
+test('no client input gets a 500, not even a key whose pepper was dropped', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kh-express-'))
+  const db = path.join(dir, 'k.db')
+  const old = kh.Keyhouse.open(db, { pepper: { id: 'p1', secret: Buffer.alloc(32, 7) } })
+  const dropped = old.createSync().key
+  old.closeSync()
+  const service = kh.Keyhouse.open(db) // no longer knows pepper p1
+  const app = express()
+  app.get('/x', apiKeyAuth(service), (req, res) => res.json({ id: req.apiKey.id }))
+  const srv = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)) })
+  const url = `http://127.0.0.1:${srv.address().port}/x`
+  try {
+    const forged = dropped.slice(0, -10) + 'A'.repeat(10)
+    for (const value of [dropped, forged, 'k'.repeat(10000), 'kh_' + '_'.repeat(200), 'kh_\u00ff\u00fe', 'Bearer']) {
+      for (const headers of [{ 'X-API-Key': value }, { Authorization: `Bearer ${value}` }]) {
+        const r = await fetch(url, { headers })
+        assert.equal(r.status, 401, `${value.slice(0, 20)}: ${r.status}`)
+      }
+    }
+  } finally {
+    await new Promise((resolve) => srv.close(resolve))
+    service.closeSync()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

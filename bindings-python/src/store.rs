@@ -8,7 +8,9 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::convert::{boolean, datetime_from_py, duration_from_py, int_in, metadata_from_py, string, strings, type_name};
+use crate::convert::{
+    boolean, datetime_from_py, duration_from_py, int_in, metadata_from_py, string, strings, type_name,
+};
 use crate::errors::IntoPyResult;
 use crate::stateless::{key_text, pepper, peppers};
 use crate::types::{CreatedKey, KeyInfo, KeyPage, RateLimit, Refill, VerifyResult};
@@ -111,7 +113,10 @@ impl Keyhouse {
             owner_id: given(owner_id).map(|v| string("owner_id", v)).transpose()?,
             limit: given(limit).map(|v| int_in("limit", v, 0, u32::MAX.into())).transpose()?.unwrap_or(100),
             cursor: given(cursor).map(|v| string("cursor", v)).transpose()?,
-            include_revoked: given(include_revoked).map(|v| boolean("include_revoked", v)).transpose()?.unwrap_or(false),
+            include_revoked: given(include_revoked)
+                .map(|v| boolean("include_revoked", v))
+                .transpose()?
+                .unwrap_or(false),
         };
         Ok(KeyPage { inner: py.detach(|| self.inner.list(&options)).py_err(py)? })
     }
@@ -203,26 +208,42 @@ fn for_each_kwarg(
     Ok(())
 }
 
+/// The keyword arguments `Keyhouse()` takes.
+const CONFIG_OPTIONS: &[&str] = &[
+    "default_prefix",
+    "secret_bytes",
+    "pepper",
+    "previous_peppers",
+    "default_permissions",
+    "default_expiry",
+    "min_expiry",
+    "max_expiry",
+    "max_keys_per_owner",
+    "usage_flush_interval",
+    "busy_timeout",
+];
+
 /// The store configuration from keyword arguments.
 pub fn config_from_py(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
     let mut c = Config::default();
     for_each_kwarg(kwargs, "Keyhouse()", |name, v| {
-        let none = v.is_none();
+        if v.is_none() {
+            // None means "not given" (the default) for every option, as
+            // null and undefined do in the Node binding.
+            return Ok(CONFIG_OPTIONS.contains(&name));
+        }
         match name {
-            "default_prefix" if !none => c.default_prefix = string(name, v)?,
-            "secret_bytes" if !none => c.secret_bytes = int_in(name, v, 0, 1 << 20)?,
+            "default_prefix" => c.default_prefix = string(name, v)?,
+            "secret_bytes" => c.secret_bytes = int_in(name, v, 0, 1 << 20)?,
             "pepper" => c.pepper = pepper(name, Some(v))?,
             "previous_peppers" => c.previous_peppers = peppers(name, Some(v))?,
-            "default_permissions" if !none => c.default_permissions = strings(name, v)?,
-            "default_expiry" => c.default_expiry = (!none).then(|| duration_from_py(name, v)).transpose()?,
-            "min_expiry" => c.min_expiry = (!none).then(|| duration_from_py(name, v)).transpose()?,
-            "max_expiry" => c.max_expiry = (!none).then(|| duration_from_py(name, v)).transpose()?,
-            "max_keys_per_owner" => c.max_keys_per_owner = (!none).then(|| int_in(name, v, 0, u32::MAX.into())).transpose()?,
-            "usage_flush_interval" if !none => c.usage_flush_interval = duration_from_py(name, v)?,
-            "busy_timeout" if !none => c.busy_timeout = duration_from_py(name, v)?,
-            "default_prefix" | "secret_bytes" | "default_permissions" | "usage_flush_interval" | "busy_timeout" => {
-                return Err(PyTypeError::new_err(format!("{name} must not be None")))
-            }
+            "default_permissions" => c.default_permissions = strings(name, v)?,
+            "default_expiry" => c.default_expiry = Some(duration_from_py(name, v)?),
+            "min_expiry" => c.min_expiry = Some(duration_from_py(name, v)?),
+            "max_expiry" => c.max_expiry = Some(duration_from_py(name, v)?),
+            "max_keys_per_owner" => c.max_keys_per_owner = Some(int_in(name, v, 0, u32::MAX.into())?),
+            "usage_flush_interval" => c.usage_flush_interval = duration_from_py(name, v)?,
+            "busy_timeout" => c.busy_timeout = duration_from_py(name, v)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -249,7 +270,16 @@ fn create_options(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<CreateOptions>
             // None means "not given" for every create option.
             return Ok(matches!(
                 name,
-                "owner_id" | "name" | "prefix" | "expires_in" | "expires_at" | "permissions" | "metadata" | "remaining" | "refill" | "rate_limit"
+                "owner_id"
+                    | "name"
+                    | "prefix"
+                    | "expires_in"
+                    | "expires_at"
+                    | "permissions"
+                    | "metadata"
+                    | "remaining"
+                    | "refill"
+                    | "rate_limit"
             ));
         }
         match name {
@@ -275,7 +305,11 @@ fn update_options(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<UpdateOptions>
     for_each_kwarg(kwargs, "update()", |name, v| {
         // For clearable fields, None clears; `optional` maps the value otherwise.
         fn optional<T>(v: &Bound<'_, PyAny>, f: impl FnOnce(&Bound<'_, PyAny>) -> PyResult<T>) -> PyResult<Option<T>> {
-            if v.is_none() { Ok(None) } else { f(v).map(Some) }
+            if v.is_none() {
+                Ok(None)
+            } else {
+                f(v).map(Some)
+            }
         }
         match name {
             "name" => o.name = Some(optional(v, |v| string(name, v))?),

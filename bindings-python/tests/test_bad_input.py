@@ -180,7 +180,7 @@ def test_roll_grace(kh, key):
     "kwargs, error",
     [
         ({"secret_bytes": 4}, ValueError),
-        ({"default_prefix": None}, TypeError),
+        ({"default_prefix": 7}, TypeError),
         ({"default_permissions": "r"}, TypeError),
         ({"max_keys_per_owner": 0}, ValueError),
         ({"min_expiry": 10, "max_expiry": 5}, ValueError),
@@ -194,6 +194,37 @@ def test_roll_grace(kh, key):
 def test_config_arguments(kwargs, error):
     with pytest.raises(error):
         keyhouse.Keyhouse(":memory:", **kwargs)
+
+
+def test_none_in_config_means_the_default():
+    # The same rule as null and undefined in the Node binding.
+    names = ["default_prefix", "secret_bytes", "pepper", "previous_peppers", "default_permissions", "default_expiry",
+             "min_expiry", "max_expiry", "max_keys_per_owner", "usage_flush_interval", "busy_timeout"]
+    with keyhouse.Keyhouse(":memory:", **{n: None for n in names}) as kh:
+        assert kh.create().key.startswith("kh_")
+
+
+def test_times_past_year_9999_are_refused_not_overflowed():
+    import datetime as dt
+
+    with keyhouse.Keyhouse(":memory:") as kh:
+        for kwargs in [{"expires_in": dt.timedelta.max}, {"expires_in": dt.timedelta(days=3_000_000)}]:
+            with pytest.raises(keyhouse.InvalidArgumentError):
+                kh.create(**kwargs)
+        last = dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=dt.timezone.utc)
+        created = kh.create(expires_at=last)
+        assert kh.get(created.info.id).expires_at == last
+
+
+def test_a_key_passed_as_an_id_is_not_echoed():
+    with keyhouse.Keyhouse(":memory:") as kh:
+        key = kh.create().key
+        secret = key.rsplit("_", 1)[1]
+        for call in [kh.get, kh.revoke, kh.delete, kh.roll, lambda v: kh.update(v, name="x")]:
+            with pytest.raises(keyhouse.InvalidArgumentError) as e:
+                call(key)
+            assert secret[:8] not in str(e.value) and "looks like a key" in str(e.value)
+        assert kh.verify(key).outcome == "VALID"
 
 
 @pytest.mark.parametrize("path", [None, 42, b"\x00"])

@@ -79,3 +79,26 @@ def test_limits_are_429_with_retry_after(setup):
     r = client.get("/files", headers={"X-API-Key": spent.key})
     assert r.status_code == 429 and r.json()["detail"] == "USAGE_EXCEEDED"
     assert int(r.headers["retry-after"]) >= 1
+
+
+def test_no_client_input_gets_a_500(tmp_path):
+    db = str(tmp_path / "peppered.db")
+    with keyhouse.Keyhouse(db, pepper=keyhouse.Pepper("p1", b"s" * 32)) as old:
+        dropped = old.create().key
+    kh = keyhouse.Keyhouse(db)  # the service no longer knows pepper p1
+    app = FastAPI()
+
+    @app.get("/any")
+    def any_key(key: keyhouse.KeyInfo = Depends(APIKeyAuth(kh))):
+        return {"id": key.id}
+
+    client = TestClient(app)
+    forged = dropped[:-10] + "A" * 10
+    for value in [dropped, forged, "k" * 100_000, "kh_" + "_" * 200, "ключ", "kh_\x7f\x01", "Bearer", " "]:
+        for headers in [{"X-API-Key": value}, {"Authorization": f"Bearer {value}"}]:
+            try:
+                status = client.get("/any", headers=headers).status_code
+            except UnicodeEncodeError:
+                status = client.get("/any", headers={k: v.encode("utf-8") for k, v in headers.items()}).status_code
+            assert status == 401, (value[:20], headers.keys(), status)
+    kh.close()
