@@ -153,7 +153,9 @@ fn json_from_py(path: &str, v: &Bound<'_, PyAny>, depth: usize) -> PyResult<Valu
         if let Ok(i) = v.extract::<i64>() {
             Ok(Value::from(i))
         } else {
-            v.extract::<u64>().map(Value::from).map_err(|_| invalid(py, format!("{path}: integer out of the 64-bit range")))
+            v.extract::<u64>()
+                .map(Value::from)
+                .map_err(|_| invalid(py, format!("{path}: integer out of the 64-bit range")))
         }
     } else if let Ok(f) = v.cast::<PyFloat>() {
         serde_json::Number::from_f64(f.value())
@@ -188,7 +190,9 @@ pub fn json_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
             _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any().unbind(),
         },
         Value::String(s) => PyString::new(py, s).into_any().unbind(),
-        Value::Array(a) => PyList::new(py, a.iter().map(|x| json_to_py(py, x)).collect::<PyResult<Vec<_>>>()?)?.into_any().unbind(),
+        Value::Array(a) => {
+            PyList::new(py, a.iter().map(|x| json_to_py(py, x)).collect::<PyResult<Vec<_>>>()?)?.into_any().unbind()
+        }
         Value::Object(m) => {
             let d = PyDict::new(py);
             for (k, x) in m {

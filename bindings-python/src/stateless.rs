@@ -27,7 +27,10 @@ pub fn key_text<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
 pub fn peppers(field: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<keyhouse::Pepper>> {
     let Some(v) = v.filter(|v| !v.is_none()) else { return Ok(Vec::new()) };
     if !(v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>()) {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!("{field} must be a list of Pepper, not {}", type_name(v))));
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{field} must be a list of Pepper, not {}",
+            type_name(v)
+        )));
     }
     v.try_iter()?
         .map(|p| {
@@ -43,7 +46,9 @@ pub fn pepper(field: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<keyh
         None => Ok(None),
         Some(v) => match v.cast::<Pepper>() {
             Ok(p) => Ok(Some(p.get().inner.clone())),
-            Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!("{field} must be a Pepper, not {}", type_name(v)))),
+            Err(_) => {
+                Err(pyo3::exceptions::PyTypeError::new_err(format!("{field} must be a Pepper, not {}", type_name(v))))
+            }
         },
     }
 }
@@ -57,8 +62,12 @@ pub fn generate(
     secret_bytes: Option<&Bound<'_, PyAny>>,
     pepper: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<GeneratedKey> {
-    let prefix = prefix.map(|p| string("prefix", p)).transpose()?.unwrap_or_else(|| keyhouse::format::DEFAULT_PREFIX.into());
-    let n = secret_bytes.map(|n| int_in("secret_bytes", n, 0, 1 << 20)).transpose()?.unwrap_or(keyhouse::format::DEFAULT_SECRET_BYTES);
+    let prefix =
+        prefix.map(|p| string("prefix", p)).transpose()?.unwrap_or_else(|| keyhouse::format::DEFAULT_PREFIX.into());
+    let n = secret_bytes
+        .map(|n| int_in("secret_bytes", n, 0, 1 << 20))
+        .transpose()?
+        .unwrap_or(keyhouse::format::DEFAULT_SECRET_BYTES);
     let pepper = self::pepper("pepper", pepper)?;
     let inner = py.detach(|| keyhouse::generate_with(&prefix, n, pepper.as_ref())).py_err(py)?;
     Ok(GeneratedKey { inner })

@@ -40,9 +40,9 @@ impl Pepper {
     #[new]
     fn new(py: Python<'_>, id: &Bound<'_, PyAny>, secret: &Bound<'_, PyAny>) -> PyResult<Self> {
         let id = convert::string("id", id)?;
-        let secret = secret
-            .cast::<PyBytes>()
-            .map_err(|_| pyo3::exceptions::PyTypeError::new_err(format!("secret must be bytes, not {}", convert::type_name(secret))))?;
+        let secret = secret.cast::<PyBytes>().map_err(|_| {
+            pyo3::exceptions::PyTypeError::new_err(format!("secret must be bytes, not {}", convert::type_name(secret)))
+        })?;
         Ok(Pepper { inner: keyhouse::Pepper::new(&id, secret.as_bytes()).py_err(py)? })
     }
 

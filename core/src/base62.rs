@@ -108,9 +108,7 @@ pub fn encode_u64(mut value: u64, width: usize, out: &mut String) {
 /// Decodes up to 11 base62 characters into a number, or `None` if a
 /// character is not base62 or the value overflows.
 pub fn decode_u64(s: &[u8]) -> Option<u64> {
-    s.iter().try_fold(0u64, |acc, &c| {
-        acc.checked_mul(62)?.checked_add(u64::from(digit(c)?))
-    })
+    s.iter().try_fold(0u64, |acc, &c| acc.checked_mul(62)?.checked_add(u64::from(digit(c)?)))
 }
 
 #[cfg(test)]

@@ -47,8 +47,8 @@ const MAX_SECRET_LEN: usize = 86; // base62 width of 64 bytes
 /// The base62 width of a secret of `MIN_SECRET_BYTES + i` bytes. A table, so
 /// parsing stays a few nanoseconds; a test checks it against the exact rule.
 const SECRET_WIDTHS: [u8; MAX_SECRET_BYTES - MIN_SECRET_BYTES + 1] = [
-    22, 23, 25, 26, 27, 29, 30, 31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 45, 46, 48, 49, 50, 52, 53, 54,
-    56, 57, 58, 60, 61, 62, 64, 65, 66, 68, 69, 70, 72, 73, 74, 76, 77, 78, 80, 81, 82, 84, 85, 86,
+    22, 23, 25, 26, 27, 29, 30, 31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 45, 46, 48, 49, 50, 52, 53, 54, 56, 57, 58, 60,
+    61, 62, 64, 65, 66, 68, 69, 70, 72, 73, 74, 76, 77, 78, 80, 81, 82, 84, 85, 86,
 ];
 
 /// The number of characters a secret of `secret_bytes` random bytes takes.

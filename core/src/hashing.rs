@@ -35,9 +35,8 @@ pub struct Pepper {
 impl Pepper {
     /// A pepper named `id` (1–32 of `[A-Za-z0-9_-]`) with at least 16 bytes of secret.
     pub fn new(id: &str, secret: &[u8]) -> Result<Self> {
-        let id_ok = !id.is_empty()
-            && id.len() <= 32
-            && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        let id_ok =
+            !id.is_empty() && id.len() <= 32 && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
         if !id_ok {
             return Err(Error::invalid("pepper id must be 1-32 characters of [A-Za-z0-9_-]"));
         }
@@ -123,9 +122,7 @@ impl<'a> StoredHash<'a> {
     pub(crate) fn matches(&self, key: &str, peppers: &[Pepper]) -> Result<bool> {
         let pepper = match self.pepper_id {
             None => None,
-            Some(id) => Some(
-                peppers.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPepper(id.to_owned()))?,
-            ),
+            Some(id) => Some(peppers.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPepper(id.to_owned()))?),
         };
         Ok(bool::from(digest(key, pepper).ct_eq(&self.digest)))
     }

@@ -122,7 +122,12 @@ impl std::str::FromStr for Timestamp {
     /// Parses RFC 3339 in UTC (`2026-12-01T00:00:00Z`, optionally with
     /// milliseconds), or a plain number of milliseconds since the epoch.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || crate::Error::invalid(format!("{:?} is not an RFC 3339 UTC time such as 2026-12-01T00:00:00Z", crate::util::clip(s)));
+        let bad = || {
+            crate::Error::invalid(format!(
+                "{:?} is not an RFC 3339 UTC time such as 2026-12-01T00:00:00Z",
+                crate::util::clip(s)
+            ))
+        };
         if let Ok(ms) = s.parse::<i64>() {
             let t = Timestamp(ms);
             return if t.in_range() {
@@ -136,14 +141,22 @@ impl std::str::FromStr for Timestamp {
             let part = s.get(r)?;
             part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
         };
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return Err(bad());
         }
         let (y, mo, d) = (num(0..4).ok_or_else(bad)?, num(5..7).ok_or_else(bad)?, num(8..10).ok_or_else(bad)?);
         let (h, mi, sec) = (num(11..13).ok_or_else(bad)?, num(14..16).ok_or_else(bad)?, num(17..19).ok_or_else(bad)?);
         let ms = match &s[19..] {
             "Z" | "z" => 0,
-            frac if frac.len() == 5 && frac.starts_with('.') && frac.ends_with(['Z', 'z']) => num(20..23).ok_or_else(bad)?,
+            frac if frac.len() == 5 && frac.starts_with('.') && frac.ends_with(['Z', 'z']) => {
+                num(20..23).ok_or_else(bad)?
+            }
             _ => return Err(bad()),
         };
         if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 {
@@ -195,10 +208,7 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(Timestamp::from_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            Timestamp::from_millis(1_798_406_400_123).to_string(),
-            "2026-12-27T21:20:00.123Z"
-        );
+        assert_eq!(Timestamp::from_millis(1_798_406_400_123).to_string(), "2026-12-27T21:20:00.123Z");
         assert_eq!(Timestamp::from_millis(951_782_400_000).to_string(), "2000-02-29T00:00:00.000Z");
         assert_eq!(Timestamp::from_millis(-1).to_string(), "1969-12-31T23:59:59.999Z");
     }

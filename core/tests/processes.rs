@@ -64,7 +64,11 @@ fn consume_in_processes(db: &std::path::Path, key: &str, attempts: u32) -> u64 {
             let out = c.wait_with_output().unwrap();
             assert!(out.status.success(), "child failed: {out:?}");
             let text = String::from_utf8(out.stdout).unwrap();
-            let count = text.split("VALID_COUNT=").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("child printed no count: {text}"));
+            let count = text
+                .split("VALID_COUNT=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap_or_else(|| panic!("child printed no count: {text}"));
             let count: u64 = count.trim().parse().unwrap();
             assert!(count > 0, "each child should win some verifications, or the test proves nothing");
             count

@@ -23,7 +23,8 @@ fn memory() -> Keyhouse {
 
 fn with_clock(path: &std::path::Path, config: Config) -> (Keyhouse, Arc<ManualClock>) {
     let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let kh = Keyhouse::open_with_seams(path, config, Seams { clock: clock.clone(), random: Arc::new(OsRandom) }).unwrap();
+    let kh =
+        Keyhouse::open_with_seams(path, config, Seams { clock: clock.clone(), random: Arc::new(OsRandom) }).unwrap();
     (kh, clock)
 }
 
@@ -146,7 +147,10 @@ fn update_changes_and_clears_fields() {
     let c = kh.create(CreateOptions { name: Some("old".into()), remaining: Some(5), ..Default::default() }).unwrap();
     let id = &c.info.id;
     let u = kh
-        .update(id, UpdateOptions { name: Some(None), remaining: Some(None), enabled: Some(false), ..Default::default() })
+        .update(
+            id,
+            UpdateOptions { name: Some(None), remaining: Some(None), enabled: Some(false), ..Default::default() },
+        )
         .unwrap();
     assert_eq!((u.name, u.remaining, u.enabled), (None, None, false));
     let u = kh.update(id, UpdateOptions { name: Some(Some("new".into())), ..Default::default() }).unwrap();
@@ -195,13 +199,16 @@ fn create_many_is_all_or_nothing() {
 #[test]
 fn plain_verify_writes_nothing_until_the_flush() {
     let dir = TempDir::new("nowrite");
-    let (kh, clock) = with_clock(&dir.db(), Config { usage_flush_interval: Duration::from_secs(60), ..Config::default() });
+    let (kh, clock) =
+        with_clock(&dir.db(), Config { usage_flush_interval: Duration::from_secs(60), ..Config::default() });
     let c = kh.create(CreateOptions::default()).unwrap();
     let observer = Connection::open(dir.db()).unwrap();
     let version = || -> i64 { observer.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap() };
     let stored = || -> (i64, Option<i64>) {
         observer
-            .query_row("SELECT usage_count, last_used_at FROM keys WHERE id = ?1", [&c.info.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT usage_count, last_used_at FROM keys WHERE id = ?1", [&c.info.id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap()
     };
     let wal_len = || std::fs::metadata(dir.path().join("keyhouse.db-wal")).map(|m| m.len()).unwrap_or(0);
@@ -249,7 +256,10 @@ fn pepper_rotation_rehashes_on_use() {
     let p1 = Pepper::new("p1", &[1; 32]).unwrap();
     let p2 = Pepper::new("p2", &[2; 32]).unwrap();
     let hash_of = |id: &str| -> String {
-        Connection::open(dir.db()).unwrap().query_row("SELECT hash FROM keys WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+        Connection::open(dir.db())
+            .unwrap()
+            .query_row("SELECT hash FROM keys WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap()
     };
     let c = Keyhouse::open(dir.db(), Config::default()).unwrap().create(CreateOptions::default()).unwrap();
     assert!(hash_of(&c.info.id).starts_with("sha256$"));
@@ -266,7 +276,9 @@ fn pepper_rotation_rehashes_on_use() {
     assert_eq!(kh.verify(&forge_same_id(&c.key), &[], 1).unwrap().outcome, Outcome::NotFound);
     drop(kh);
 
-    let forgot = Keyhouse::open(dir.db(), Config { pepper: Some(Pepper::new("p3", &[3; 32]).unwrap()), ..Config::default() }).unwrap();
+    let forgot =
+        Keyhouse::open(dir.db(), Config { pepper: Some(Pepper::new("p3", &[3; 32]).unwrap()), ..Config::default() })
+            .unwrap();
     // A dropped pepper is the operator's decision; to a client, keys hashed
     // with it (and forgeries of their ids) are simply unknown, never an error.
     assert_eq!(forgot.verify(&c.key, &[], 1).unwrap().outcome, Outcome::NotFound);
@@ -320,8 +332,16 @@ fn bad_config_is_refused() {
         Config { default_prefix: "Nope".into(), ..Config::default() },
         Config { secret_bytes: 8, ..Config::default() },
         Config { default_permissions: vec!["a b".into()], ..Config::default() },
-        Config { min_expiry: Some(Duration::from_secs(10)), max_expiry: Some(Duration::from_secs(5)), ..Config::default() },
-        Config { default_expiry: Some(Duration::from_secs(50)), max_expiry: Some(Duration::from_secs(5)), ..Config::default() },
+        Config {
+            min_expiry: Some(Duration::from_secs(10)),
+            max_expiry: Some(Duration::from_secs(5)),
+            ..Config::default()
+        },
+        Config {
+            default_expiry: Some(Duration::from_secs(50)),
+            max_expiry: Some(Duration::from_secs(5)),
+            ..Config::default()
+        },
         Config { max_keys_per_owner: Some(0), ..Config::default() },
         Config { pepper: Some(p.clone()), previous_peppers: vec![p], ..Config::default() },
     ];
@@ -341,7 +361,8 @@ fn one_store_serves_many_threads() {
     let (valid, exceeded) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let threads: Vec<_> = (0..8)
         .map(|t| {
-            let (kh, plain, quota, valid, exceeded) = (kh.clone(), plain.clone(), quota.clone(), valid.clone(), exceeded.clone());
+            let (kh, plain, quota, valid, exceeded) =
+                (kh.clone(), plain.clone(), quota.clone(), valid.clone(), exceeded.clone());
             std::thread::spawn(move || {
                 for i in 0..200 {
                     assert!(kh.verify(&plain, &[], 1).unwrap().is_valid());
@@ -405,7 +426,8 @@ fn cached_rows_never_outlive_a_commit() {
             assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, expected, "round {round}");
         }
     }
-    b.update(id, UpdateOptions { enabled: Some(true), permissions: Some(vec!["x:y".into()]), ..Default::default() }).unwrap();
+    b.update(id, UpdateOptions { enabled: Some(true), permissions: Some(vec!["x:y".into()]), ..Default::default() })
+        .unwrap();
     assert_eq!(a.verify(&c.key, &["x:y"], 1).unwrap().outcome, Outcome::Valid);
     assert_eq!(a.verify(&c.key, &["x:z"], 1).unwrap().outcome, Outcome::InsufficientPermissions);
 

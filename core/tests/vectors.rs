@@ -24,7 +24,8 @@ fn unhex(s: &str) -> Vec<u8> {
 fn format_vectors() {
     let doc = read_vectors("format.json");
     assert_eq!(doc["key_regex"], keyhouse::KEY_REGEX);
-    let pepper = Pepper::new(doc["pepper"]["id"].as_str().unwrap(), &unhex(doc["pepper"]["secret"].as_str().unwrap())).unwrap();
+    let pepper =
+        Pepper::new(doc["pepper"]["id"].as_str().unwrap(), &unhex(doc["pepper"]["secret"].as_str().unwrap())).unwrap();
     let vectors = doc["vectors"].as_array().unwrap();
     assert!(vectors.len() >= 5);
     for v in vectors {
@@ -35,7 +36,8 @@ fn format_vectors() {
         assert_eq!(g.key, v["key"], "{prefix}");
         assert_eq!(g.id, v["id"]);
         assert_eq!(g.hash, v["hash"]);
-        let peppered = format::generate_with_random(prefix, secret_len, Some(&pepper), &*FixedBytes::new(&bytes)).unwrap();
+        let peppered =
+            format::generate_with_random(prefix, secret_len, Some(&pepper), &*FixedBytes::new(&bytes)).unwrap();
         assert_eq!(peppered.hash, v["hash_with_pepper"]);
         assert_eq!(hash_key(&g.key, None).unwrap(), v["hash"]);
         assert_eq!(hash_key(&g.key, Some(&pepper)).unwrap(), v["hash_with_pepper"]);
@@ -133,7 +135,8 @@ impl Runner {
                 Ok(self.info(&created.info))
             }
             "verify" => {
-                let perms: Vec<&str> = step["permissions"].as_array().map_or(vec![], |a| a.iter().map(|p| p.as_str().unwrap()).collect());
+                let perms: Vec<&str> =
+                    step["permissions"].as_array().map_or(vec![], |a| a.iter().map(|p| p.as_str().unwrap()).collect());
                 let cost = step["cost"].as_u64().unwrap_or(1) as u32;
                 let key = self.key_text(key_ref);
                 Ok(self.verify_json(&self.kh.verify(&key, &perms, cost)?))

@@ -19,9 +19,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::format::{self, generate_with_random, is_valid_id, parse_parts};
 use crate::hashing::Pepper;
-use crate::model::{
-    CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, RateLimit, Refill, UpdateOptions,
-};
+use crate::model::{CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, RateLimit, Refill, UpdateOptions};
 use crate::permissions::validate_grants;
 use crate::seam::Seams;
 use crate::time::duration_millis;
@@ -89,7 +87,8 @@ impl Keyhouse {
             let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
             (0..n)
                 .map(|_| {
-                    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+                    let flags =
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
                     let conn = Connection::open_with_flags(path, flags)?;
                     schema::configure(&conn, config.busy_timeout, false)?;
                     Ok(Mutex::new(Some(conn)))
@@ -406,7 +405,12 @@ impl Keyhouse {
         Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None }))
     }
 
-    fn resolve_expiry(&self, expires_in: Option<Duration>, at: Option<Timestamp>, now: Timestamp) -> Result<Option<Timestamp>> {
+    fn resolve_expiry(
+        &self,
+        expires_in: Option<Duration>,
+        at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>> {
         let after = |d: Duration| now.checked_add(d).ok_or_else(|| Error::invalid("expiry reaches past 9999-12-31"));
         let expires_at = match (expires_in, at) {
             (Some(_), Some(_)) => return Err(Error::invalid("give expires_in or expires_at, not both")),
@@ -508,7 +512,10 @@ fn check_id(id: &str) -> Result<()> {
     }
     match parse_parts(id) {
         Ok(parts) => Err(Error::invalid(format!("this looks like a key, not an id; the id is {}", parts.id))),
-        Err(_) => Err(Error::invalid(format!("not a key id: an id is 14 base62 characters, got {} characters", id.chars().count()))),
+        Err(_) => Err(Error::invalid(format!(
+            "not a key id: an id is 14 base62 characters, got {} characters",
+            id.chars().count()
+        ))),
     }
 }
 

@@ -44,7 +44,9 @@ impl Keyhouse {
                 return Err(Error::invalid(format!("key {id} was already rolled; roll its replacement {next}")));
             }
             let lifetime = old.info.expires_at.map(|t| {
-                Duration::from_millis(u64::try_from(t.as_millis().saturating_sub(old.info.created_at.as_millis())).unwrap_or(1).max(1))
+                Duration::from_millis(
+                    u64::try_from(t.as_millis().saturating_sub(old.info.created_at.as_millis())).unwrap_or(1).max(1),
+                )
             });
             let expires_at = self.resolve_expiry(lifetime, None, now)?;
             if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, old.info.owner_id.as_deref()) {
@@ -81,5 +83,4 @@ impl Keyhouse {
             Ok(CreatedKey { key: generated.key, info: new.info })
         })
     }
-
 }

@@ -37,7 +37,9 @@ impl KeyRow {
     /// hand, or damaged): a corrupt row is a STORE_ERROR, never a panic or a
     /// silently different key.
     pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
-        let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> { r.get::<_, Option<i64>>(i)?.map(|ms| time(i, ms)).transpose() };
+        let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+            r.get::<_, Option<i64>>(i)?.map(|ms| time(i, ms)).transpose()
+        };
         // Parsed straight from SQLite's buffer, without an intermediate String.
         let permissions = r.get_ref(5)?.as_str()?;
         let metadata = r.get_ref(6)?.as_str()?;

@@ -69,7 +69,12 @@ impl UsageBuffer {
         now.as_millis() >= next
             && self
                 .next_flush_at
-                .compare_exchange(next, now.as_millis().saturating_add(self.interval_ms), Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    next,
+                    now.as_millis().saturating_add(self.interval_ms),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
     }
 

@@ -38,7 +38,8 @@ impl Keyhouse {
             std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
-        let stored = StoredHash::parse(&row.hash).map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
+        let stored = StoredHash::parse(&row.hash)
+            .map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
         // A hash made with a pepper that is no longer configured cannot
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.
@@ -46,8 +47,9 @@ impl Keyhouse {
         if row.info.prefix != parts.prefix || !matched {
             return Ok(VerifyResult::bare(Outcome::NotFound));
         }
-        let new_hash = (self.config.rehash_on_verify && stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
-            .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
+        let new_hash = (self.config.rehash_on_verify
+            && stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
+        .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
