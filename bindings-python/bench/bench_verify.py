@@ -1,6 +1,6 @@
 """Keyhouse.verify against a hand-written pure-Python baseline, in one run.
 
-    python bindings-python/bench/bench_verify.py [--keys N]
+    python bindings-python/bench/bench_verify.py [--keys N ...] [--dist one|uniform|zipf ...]
 
 The baseline does the least a Python service would: hashlib.sha256 of the
 key, a sqlite3 SELECT of the stored hash by id, and hmac.compare_digest, on
@@ -12,7 +12,9 @@ the same machine in the same process; the result is a ratio of medians.
 import argparse
 import hashlib
 import hmac
+import math
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -52,43 +54,70 @@ def import_time() -> float:
     return statistics.median(runs)
 
 
+def draws(n: int, dist: str, count: int, seed: int = 1) -> list:
+    """Indices into n keys: uniform, or Zipf-like (rank r drawn with
+    probability ~ 1/r, by sampling log-uniformly), or always the middle key."""
+    rng = random.Random(seed)
+    if dist == "one":
+        return [n // 2] * count
+    if dist == "uniform":
+        return [rng.randrange(n) for _ in range(count)]
+    return [min(n - 1, int(math.exp(rng.random() * math.log(n + 1))) - 1) for _ in range(count)]
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--keys", type=int, default=10_000)
+    ap.add_argument("--keys", type=int, nargs="+", default=[10_000])
+    ap.add_argument("--dist", choices=["one", "uniform", "zipf"], nargs="+", default=["one"])
     ap.add_argument("--calls", type=int, default=20_000)
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args()
+    print(f"{'keys':>9} {'access':>8} {'floor µs':>9} {'Keyhouse µs':>12} {'speed-up':>9} {'RSS MiB':>8}")
+    for n in args.keys:
+        for dist in args.dist:
+            base, ours, rss = measure(n, dist, args.calls, args.repeats)
+            print(f"{n:>9} {dist:>8} {base * 1e6:>9.2f} {ours * 1e6:>12.2f} {base / ours:>8.2f}x {rss / 1024:>8.0f}", flush=True)
+    print(f"import keyhouse: {import_time() * 1e3:.2f} ms (median of 7 fresh interpreters)")
 
+
+def measure(n: int, dist: str, calls: int, repeats: int):
+    """Median seconds per verify for the floor and for Keyhouse, on n-key
+    WAL files, drawing keys by `dist`; and the process's RSS at the end."""
     with tempfile.TemporaryDirectory() as tmp:
         kh = keyhouse.Keyhouse(os.path.join(tmp, "keyhouse.db"))
-        created = kh.create_many([{} for _ in range(args.keys)])
-        key = created[len(created) // 2].key
-        plain_keys = [c.key for c in created]
+        plain_keys = []
+        for start in range(0, n, 100_000):
+            plain_keys += [c.key for c in kh.create_many([{} for _ in range(min(100_000, n - start))])]
         db = baseline_store(os.path.join(tmp, "baseline.db"), plain_keys)
         select = "SELECT hash FROM keys WHERE id = ?"
+        order = [plain_keys[i] for i in draws(n, dist, calls)]
 
-        def baseline() -> bool:
-            key_id = key.rsplit("_", 2)[-2]
-            digest = hashlib.sha256(key.encode()).hexdigest()
-            row = db.execute(select, (key_id,)).fetchone()
-            return row is not None and hmac.compare_digest(row[0], digest)
+        def baseline_all() -> None:
+            for key in order:
+                key_id = key.rsplit("_", 2)[-2]
+                digest = hashlib.sha256(key.encode()).hexdigest()
+                row = db.execute(select, (key_id,)).fetchone()
+                assert row is not None and hmac.compare_digest(row[0], digest)
 
-        def keyhouse_verify() -> bool:
-            return kh.verify(key).is_valid()
+        def keyhouse_all() -> None:
+            verify = kh.verify
+            for key in order:
+                verify(key)
 
-        assert baseline() and keyhouse_verify()
-        for fn in (baseline, keyhouse_verify):  # warm up
-            median_per_call(fn, args.calls, 2)
-        base = median_per_call(baseline, args.calls, args.repeats)
-        ours = median_per_call(keyhouse_verify, args.calls, args.repeats)
+        assert kh.verify(order[0]).is_valid()
+        for fn in (baseline_all, keyhouse_all):  # warm up
+            median_per_call(fn, 1, 2)
+        base = median_per_call(baseline_all, 1, repeats) / calls
+        ours = median_per_call(keyhouse_all, 1, repeats) / calls
+        rss = rss_kib()
         kh.close()
         db.close()
-
-    print(f"store size                 {args.keys} keys (WAL file)")
-    print(f"pure-Python baseline       {base * 1e6:8.2f} µs per verify (median of {args.repeats} x {args.calls})")
-    print(f"Keyhouse.verify            {ours * 1e6:8.2f} µs per verify")
-    print(f"speed-up                   {base / ours:8.2f}x")
-    print(f"import keyhouse            {import_time() * 1e3:8.2f} ms (median of 7 fresh interpreters)")
+    return base, ours, rss
 
 
 if __name__ == "__main__":

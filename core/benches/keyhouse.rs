@@ -1,8 +1,10 @@
 //! Criterion benchmarks of the core: `cargo bench -p keyhouse` (or `make bench`).
 //!
 //! Each group measures against its own baseline in the same run: verify at
-//! 1M keys against verify at 1k keys, a malformed key against a valid one,
-//! batch creation against one-by-one creation.
+//! 100k and 1M keys against verify at 1k keys (one hot key, keys drawn
+//! uniformly, and Zipf-like), an unknown id against a wrong secret, a
+//! malformed key against a valid one, batch creation against one-by-one
+//! creation.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,18 +26,46 @@ fn fresh_db(name: &str) -> PathBuf {
     path
 }
 
-/// A file store holding `n` keys, and one plaintext key that is in it.
-fn store_with(n: usize) -> (Keyhouse, String) {
+/// A file store holding `n` keys, and their plaintexts.
+fn store_with(n: usize) -> (Keyhouse, Vec<String>) {
     let kh = Keyhouse::open(fresh_db(&format!("verify-{n}.db")), Config::default()).unwrap();
-    let mut known = None;
+    let mut keys = Vec::with_capacity(n);
     let mut left = n;
     while left > 0 {
-        let chunk = left.min(10_000);
-        let made = kh.create_many(vec![CreateOptions::default(); chunk]).unwrap();
-        known.get_or_insert_with(|| made[made.len() / 2].key.clone());
+        let chunk = left.min(100_000);
+        keys.extend(kh.create_many(vec![CreateOptions::default(); chunk]).unwrap().into_iter().map(|c| c.key));
         left -= chunk;
     }
-    (kh, known.unwrap())
+    (kh, keys)
+}
+
+/// 2^16 indices into `n` keys: uniform, or Zipf-like (rank r with
+/// probability ~ 1/r, drawn log-uniformly), from a fixed xorshift seed.
+fn draws(n: usize, zipf: bool) -> Vec<usize> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..1 << 16)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            if zipf {
+                (((n as f64 + 1.0).ln() * u).exp() as usize).saturating_sub(1).min(n - 1)
+            } else {
+                (u * n as f64) as usize
+            }
+        })
+        .collect()
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
 }
 
 fn stateless(c: &mut Criterion) {
@@ -51,20 +81,63 @@ fn stateless(c: &mut Criterion) {
 
 fn verify(c: &mut Criterion) {
     let mut g = c.benchmark_group("verify");
-    for n in [1_000usize, 1_000_000] {
-        let (kh, key) = store_with(n);
+    for n in [1_000usize, 100_000, 1_000_000] {
+        let (kh, keys) = store_with(n);
+        let key = keys[n / 2].clone();
         let unknown = generate("kh").unwrap().key;
         let malformed = format!("{}x", &key[..key.len() - 1]);
         let huge = "k".repeat(10 * 1024 * 1024);
-        g.bench_with_input(BenchmarkId::new("valid", n), &key, |b, k| b.iter(|| assert!(kh.verify(k, &[], 1).unwrap().is_valid())));
-        g.bench_with_input(BenchmarkId::new("unknown_id", n), &unknown, |b, k| b.iter(|| kh.verify(k, &[], 1).unwrap()));
-        g.bench_with_input(BenchmarkId::new("malformed", n), &malformed, |b, k| b.iter(|| kh.verify(k, &[], 1).unwrap()));
-        if n == 1_000 {
-            g.bench_with_input(BenchmarkId::new("malformed_10MB", n), &huge, |b, k| b.iter(|| kh.verify(k, &[], 1).unwrap()));
+        g.bench_with_input(BenchmarkId::new("valid", n), &key, |b, k| {
+            b.iter(|| assert!(kh.verify(k, &[], 1).unwrap().is_valid()))
+        });
+        for (name, zipf) in [("uniform", false), ("zipf", true)] {
+            let order: Vec<&str> = draws(n, zipf).into_iter().map(|i| keys[i].as_str()).collect();
+            let mut i = 0;
+            g.bench_function(BenchmarkId::new(name, n), |b| {
+                b.iter(|| {
+                    i = (i + 1) & (order.len() - 1);
+                    kh.verify(order[i], &[], 1).unwrap()
+                })
+            });
         }
+        g.bench_with_input(BenchmarkId::new("unknown_id", n), &unknown, |b, k| {
+            b.iter(|| kh.verify(k, &[], 1).unwrap())
+        });
+        let wrong_secret = forge_secret(&key);
+        g.bench_with_input(BenchmarkId::new("wrong_secret", n), &wrong_secret, |b, k| {
+            b.iter(|| kh.verify(k, &[], 1).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("malformed", n), &malformed, |b, k| {
+            b.iter(|| kh.verify(k, &[], 1).unwrap())
+        });
+        if n == 1_000 {
+            g.bench_with_input(BenchmarkId::new("malformed_10MB", n), &huge, |b, k| {
+                b.iter(|| kh.verify(k, &[], 1).unwrap())
+            });
+        }
+        eprintln!("verify/{n}: RSS {:.0} MiB after the runs (plaintexts held by the benchmark included)", rss_mib());
         kh.close().unwrap();
     }
     g.finish();
+}
+
+/// A well-formed key with the same id as `key` and another secret: one
+/// secret character changed and the checksum recomputed (docs/key-format.md).
+fn forge_secret(key: &str) -> String {
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut forged = key.as_bytes()[..key.len() - 6].to_vec();
+    let i = key.rfind('_').unwrap() + 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let mut crc = u64::from(crc32fast::hash(&forged));
+    let mut checksum = [b'0'; 6];
+    for c in checksum.iter_mut().rev() {
+        *c = A[(crc % 62) as usize];
+        crc /= 62;
+    }
+    forged.extend_from_slice(&checksum);
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(parse(&forged).unwrap().id, parse(key).unwrap().id);
+    forged
 }
 
 fn create(c: &mut Criterion) {
@@ -76,7 +149,11 @@ fn create(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("batch_10000", |b| {
-        b.iter_batched(|| vec![CreateOptions::default(); BATCH], |batch| kh.create_many(batch).unwrap(), BatchSize::SmallInput)
+        b.iter_batched(
+            || vec![CreateOptions::default(); BATCH],
+            |batch| kh.create_many(batch).unwrap(),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
