@@ -217,10 +217,15 @@ def test_external_tools_and_commands_never_leave_a_stale_valid(tmp_path, via_sym
 
 
 def kill_some(procs, victims, rng):
-    for p in rng.sample(procs, victims):
+    """SIGKILLs up to `victims` of the live `procs`; returns how many. A
+    worker that already died by itself is left for `finish` to report."""
+    live = [p for p in procs if p.poll() is None and not p.killed]
+    chosen = rng.sample(live, min(victims, len(live)))
+    for p in chosen:
         p.send_signal(signal.SIGKILL)
         p.wait()
         p.killed = True
+    return len(chosen)
 
 
 def test_kill_9_during_a_consuming_verify_storm(tmp_path):
@@ -232,14 +237,12 @@ def test_kill_9_during_a_consuming_verify_storm(tmp_path):
     logs = iter(tmp_path / f"spend-{n}.log" for n in range(100))
     procs, killed = [], 0
     for _ in range(4):
-        for lang in ["py", "node"]:
-            p = start(lang, "spendlog", db, [c["key"]], deadline, log=next(logs))
+        for lang, reopen in [("py", 0), ("node", 400)]:
+            p = start(lang, "spendlog", db, [c["key"]], deadline, log=next(logs), reopen=reopen)
             p.killed = False
             procs.append(p)
         time.sleep(1.5)
-        live = [p for p in procs if p.poll() is None and not p.killed]
-        kill_some(live, 2, rng)
-        killed += 2
+        killed += kill_some(procs, 2, rng)
     survivors = [p for p in procs if not p.killed]
     finish(survivors)
     logged = sum(log.read_text().count("V\n") for log in tmp_path.glob("spend-*.log"))
@@ -264,9 +267,7 @@ def test_kill_9_during_a_create_storm(tmp_path):
             p.killed = False
             procs.append(p)
         time.sleep(1.5)
-        live = [p for p in procs if p.poll() is None and not p.killed]
-        kill_some(live, 2, rng)
-        killed += 2
+        killed += kill_some(procs, 2, rng)
     finish([p for p in procs if not p.killed])
     created = []
     for log in tmp_path.glob("create-*.log"):
