@@ -163,7 +163,13 @@ impl std::str::FromStr for Timestamp {
             return Err(bad());
         }
         let days = days_from_civil(y, mo, d);
-        Ok(Timestamp(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms))
+        let t = Timestamp(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms);
+        // Four digits allow year 0000, which lies before MIN_TIMESTAMP.
+        if t.in_range() {
+            Ok(t)
+        } else {
+            Err(bad())
+        }
     }
 }
 
@@ -220,7 +226,16 @@ mod tests {
             assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
         }
         assert_eq!("2026-12-01T00:00:00Z".parse::<Timestamp>().unwrap().to_string(), "2026-12-01T00:00:00.000Z");
-        for bad in ["", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2026-12-01", "2026-12-01T00:00:00+01:00"] {
+        // Year 0000 was found by the `timestamp` fuzz target (core/fuzz/regressions).
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-12-01",
+            "2026-12-01T00:00:00+01:00",
+            "0000-12-06T00:00:00Z",
+            "-62135596800001",
+        ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
     }
