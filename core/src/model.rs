@@ -86,7 +86,13 @@ pub struct Refill {
     pub interval: Duration,
 }
 
-/// At most `limit` verifications in any window of length `window`.
+/// A rate limit: GCRA, a token bucket that holds `limit` requests and
+/// refills at `limit` per `window`.
+///
+/// What it guarantees: a burst of at most `limit` requests at once, then one
+/// every `window / limit`. Over any span of length `window`, at most
+/// `2 × limit − 1` are admitted (a full burst, then the refill during the
+/// span); over a long run, `limit` per `window` on average.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests allowed per window.

@@ -459,3 +459,74 @@ fn cached_verify_keeps_counting_usage_and_honours_expiry() {
     kh.close().unwrap();
     assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::Closed);
 }
+
+#[test]
+fn rows_no_keyhouse_writes_are_store_errors_never_panics() {
+    let dir = TempDir::new("corrupt");
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let rl = RateLimit { limit: 5, window: Duration::from_secs(60) };
+    let corruptions = [
+        "rate_limit = 0",
+        "rate_limit = 5000000000",
+        "rate_window_ms = 0",
+        "rate_limit = NULL",
+        "remaining = -1",
+        "expires_at = 9223372036854775807",
+        "created_at = -9223372036854775808",
+        "usage_count = -5",
+        "refill_amount = 3",
+    ];
+    for set in corruptions {
+        let c = kh.create(CreateOptions { rate_limit: Some(rl), ..Default::default() }).unwrap();
+        // Another tool (the sqlite3 shell, a bad migration) edits the row.
+        let other = Connection::open(dir.db()).unwrap();
+        other.execute(&format!("UPDATE keys SET {set} WHERE id = ?1"), [&c.info.id]).unwrap();
+        drop(other);
+        let verify = kh.verify(&c.key, &[], 1).unwrap_err();
+        assert_eq!(verify.code(), ErrorCode::StoreError, "{set}: {verify}");
+        assert_eq!(kh.get(&c.info.id).unwrap_err().code(), ErrorCode::StoreError, "{set}");
+        kh.delete(&c.info.id).unwrap();
+    }
+}
+
+#[test]
+fn roll_follows_the_create_policy() {
+    let dir = TempDir::new("roll-policy");
+    let config =
+        Config { max_expiry: Some(Duration::from_secs(3600)), max_keys_per_owner: Some(2), ..Config::default() };
+    let (kh, clock) = with_clock(&dir.db(), config);
+    let a = kh.create(owned("o")).unwrap();
+    let b = kh.create(owned("o")).unwrap();
+    assert_eq!(kh.create(owned("o")).unwrap_err().code(), ErrorCode::KeyLimitExceeded);
+    // At the limit, a roll still works: the old key is on its way out.
+    let a2 = kh.roll(&a.info.id, Duration::from_secs(60)).unwrap();
+    assert_eq!(a2.info.expires_at, Some(Timestamp::from_millis(T0 + 3_600_000)));
+    // The old key in its grace period and b and a2: three active keys.
+    assert_eq!(kh.roll(&b.info.id, Duration::ZERO).unwrap_err().code(), ErrorCode::KeyLimitExceeded);
+    clock.advance_millis(61_000);
+    // Once the grace period is over, expired keys no longer count.
+    kh.roll(&b.info.id, Duration::ZERO).unwrap();
+    clock.advance_millis(3_600_000);
+    assert_eq!(kh.roll(&a2.info.id, Duration::ZERO).unwrap_err().code(), ErrorCode::InvalidArgument, "expired");
+    // Grace periods that overflow are refused, not saturated into year 292278994.
+    let c = kh.create(CreateOptions::default()).unwrap();
+    for grace in [Duration::MAX, Duration::from_secs(u64::MAX / 1000), keyhouse::MAX_DURATION] {
+        assert_eq!(kh.roll(&c.info.id, grace).unwrap_err().code(), ErrorCode::InvalidArgument);
+    }
+}
+
+#[test]
+fn rolled_keys_share_one_balance() {
+    // Three rolls of a 3-credit key with an hour of grace: 3 VALID in all.
+    let kh = memory();
+    let mut keys = vec![kh.create(CreateOptions { remaining: Some(3), ..Default::default() }).unwrap()];
+    for _ in 0..3 {
+        let last = keys.last().unwrap().info.id.clone();
+        keys.push(kh.roll(&last, Duration::from_secs(3600)).unwrap());
+    }
+    let valid = (0..3).flat_map(|_| &keys).filter(|k| kh.verify(&k.key, &[], 1).unwrap().is_valid()).count();
+    assert_eq!(valid, 3);
+    // Deleting the newest key brings no second balance back.
+    kh.delete(&keys[3].info.id).unwrap();
+    assert!(keys[..3].iter().all(|k| kh.verify(&k.key, &[], 1).unwrap().outcome == Outcome::UsageExceeded));
+}

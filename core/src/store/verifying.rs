@@ -152,3 +152,25 @@ fn rehash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<()> {
     tx.prepare_cached("UPDATE keys SET hash = ?2 WHERE id = ?1")?.execute([id, hash])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, CreateOptions, Keyhouse, Outcome};
+
+    #[test]
+    fn a_file_store_caches_rows_and_unknown_ids() {
+        let dir = std::env::temp_dir().join(format!("keyhouse-cache-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kh = Keyhouse::open(dir.join("k.db"), Config::default()).unwrap();
+        let created = kh.create(CreateOptions::default()).unwrap();
+        let unknown = crate::generate("kh").unwrap().key;
+        for _ in 0..3 {
+            assert_eq!(kh.verify(&created.key, &[], 1).unwrap().outcome, Outcome::Valid);
+            assert_eq!(kh.verify(&unknown, &[], 1).unwrap().outcome, Outcome::NotFound);
+        }
+        let lens = kh.cache.read().unwrap().as_ref().expect("a file store has a verify cache").len();
+        assert_eq!(lens, (1, 1));
+        kh.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
