@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::atomic::{fence, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{ffi, Connection};
 
@@ -117,8 +117,10 @@ impl WalIndex {
     }
 }
 
-/// What a lookup found: a row, or no row with that id.
-type Found = Option<KeyRow>;
+/// What a lookup found: a row, or no row with that id. Rows are shared, so
+/// a hit costs a reference count, not a copy: a wrong secret is then turned
+/// away as cheaply as an unknown id.
+pub(crate) type Found = Option<Arc<KeyRow>>;
 
 /// A bounded map whose entries are evicted by the CLOCK (second chance)
 /// policy: an entry used since the hand last passed survives one more round,

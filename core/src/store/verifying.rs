@@ -1,7 +1,10 @@
 //! The verify pipeline of [`Keyhouse`]: lookup, hash compare, status, limits.
 
+use std::sync::Arc;
+
 use rusqlite::Transaction;
 
+use super::cache::Found;
 use super::rows::{load, KeyRow};
 use super::Keyhouse;
 use crate::error::{Error, Result};
@@ -32,24 +35,25 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let Some(mut row) = self.load_for_verify(parts.id)? else {
+        let Some(shared) = self.load_for_verify(parts.id)? else {
             // Hash anyway, so that an unknown id costs what a wrong secret
             // does and timing does not tell which ids exist.
             std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
-        let stored = StoredHash::parse(&row.hash)
-            .map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
+        let stored = StoredHash::parse(&shared.hash)
+            .map_err(|_| Error::Store(format!("key {} has a corrupt hash", shared.info.id)))?;
         // A hash made with a pepper that is no longer configured cannot
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.
         let matched = stored.matches(key, &self.peppers).unwrap_or(false);
-        if row.info.prefix != parts.prefix || !matched {
+        if shared.info.prefix != parts.prefix || !matched {
             return Ok(VerifyResult::bare(Outcome::NotFound));
         }
         let new_hash = (self.config.rehash_on_verify
             && stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
         .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
+        let mut row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
@@ -139,8 +143,8 @@ impl Keyhouse {
     }
 
     /// The row for a verify, from the cache when nothing has committed since it was read.
-    fn load_for_verify(&self, id: &str) -> Result<Option<KeyRow>> {
-        let from_store = || self.read(|c| load(c, id));
+    fn load_for_verify(&self, id: &str) -> Result<Found> {
+        let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
         match self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             Some(cache) => cache.get_or_load(id, from_store),
             None => from_store(),
