@@ -9,13 +9,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi bench bench-python bench-node clean
+.PHONY: run test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
 	core/scripts/demo.sh target/release/keyhouse keyhouse-demo.db
 
-test: test-core test-reference test-python test-node test-uniffi
+test: lint test-core test-reference test-python test-node test-torture test-uniffi
+
+# Formatting and clippy's warnings, for every crate in the workspace.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace -- -D warnings
 
 test-core:
 	$(CARGO) test --workspace
@@ -55,6 +60,12 @@ test-node: node-build
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
 	bindings-node/scripts/pack-check.sh
 
+# Several processes in Python and Node, the CLI, the sqlite3 shell and
+# kill -9 on one database file (tests/torture); about a minute.
+test-torture: python-install node-build
+	$(CARGO) build -p keyhouse --bin keyhouse
+	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest tests/torture -q
+
 # The UniFFI library (debug: it is tested, not measured), the CLI the interop
 # tests call, and the Kotlin and Swift sources generated from the library.
 uniffi-build:
@@ -93,3 +104,25 @@ bench-node: node-build
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) bindings-uniffi/target bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
+
+# Fuzzing (on demand, not in CI): the cargo-fuzz (libFuzzer) targets in
+# core/fuzz, built with a nightly toolchain and cargo-fuzz
+# (`cargo install cargo-fuzz`) into core/fuzz/target. For each target, first
+# replays the saved crash inputs core/fuzz/regressions/<target>-*, then fuzzes
+# for FUZZ_RUNS executions (libFuzzer -runs), growing core/fuzz/corpus/<target>.
+# FUZZ_ARGS adds libFuzzer flags, e.g. FUZZ_ARGS=-max_total_time=300 to also
+# cap each target at 5 minutes. Stops with an error at the first crash; the
+# crashing input is written to core/fuzz/artifacts/<target>/.
+#   make fuzz FUZZ_TARGETS=parse FUZZ_RUNS=10000000
+FUZZ_CARGO ?= cargo +nightly
+FUZZ_TARGETS ?= parse verify hash duration timestamp
+FUZZ_RUNS ?= 2000000
+FUZZ_ARGS ?=
+fuzz:
+	cd core/fuzz && $(FUZZ_CARGO) fuzz build
+	cd core/fuzz && for t in $(FUZZ_TARGETS); do \
+		for f in regressions/$$t-*; do \
+			if [ -e "$$f" ]; then $(FUZZ_CARGO) fuzz run $$t "$$f" || exit 1; fi; \
+		done; \
+		$(FUZZ_CARGO) fuzz run $$t -- -runs=$(FUZZ_RUNS) $(FUZZ_ARGS) || exit 1; \
+	done
