@@ -6,6 +6,9 @@
 //! malformed key against a valid one, batch creation against one-by-one
 //! creation.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,7 +109,7 @@ fn verify(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("unknown_id", n), &unknown, |b, k| {
             b.iter(|| kh.verify(k, &[], 1).unwrap())
         });
-        let wrong_secret = forge_secret(&key);
+        let wrong_secret = common::forge_same_id(&key);
         g.bench_with_input(BenchmarkId::new("wrong_secret", n), &wrong_secret, |b, k| {
             b.iter(|| kh.verify(k, &[], 1).unwrap())
         });
@@ -122,25 +125,6 @@ fn verify(c: &mut Criterion) {
         kh.close().unwrap();
     }
     g.finish();
-}
-
-/// A well-formed key with the same id as `key` and another secret: one
-/// secret character changed and the checksum recomputed (docs/key-format.md).
-fn forge_secret(key: &str) -> String {
-    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut forged = key.as_bytes()[..key.len() - 6].to_vec();
-    let i = key.rfind('_').unwrap() + 5;
-    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
-    let mut crc = u64::from(crc32fast::hash(&forged));
-    let mut checksum = [b'0'; 6];
-    for c in checksum.iter_mut().rev() {
-        *c = A[(crc % 62) as usize];
-        crc /= 62;
-    }
-    forged.extend_from_slice(&checksum);
-    let forged = String::from_utf8(forged).unwrap();
-    assert_eq!(parse(&forged).unwrap().id, parse(key).unwrap().id);
-    forged
 }
 
 fn create(c: &mut Criterion) {

@@ -13,7 +13,7 @@ use keyhouse::{
 };
 use rusqlite::Connection;
 
-use common::TempDir;
+use common::{forge_same_id, TempDir};
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -30,24 +30,6 @@ fn with_clock(path: &std::path::Path, config: Config) -> (Keyhouse, Arc<ManualCl
 
 fn owned(owner: &str) -> CreateOptions {
     CreateOptions { owner_id: Some(owner.into()), ..Default::default() }
-}
-
-/// The same key with a different secret and a correct checksum: same id, wrong secret.
-fn forge_same_id(key: &str) -> String {
-    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let body = &key[..key.len() - 6];
-    let last_sep = body.rfind('_').unwrap();
-    let mut forged: Vec<u8> = body.as_bytes().to_vec();
-    let i = last_sep + 5;
-    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
-    let mut crc = u64::from(crc32fast::hash(&forged));
-    let mut checksum = [b'0'; 6];
-    for c in checksum.iter_mut().rev() {
-        *c = A[(crc % 62) as usize];
-        crc /= 62;
-    }
-    forged.extend_from_slice(&checksum);
-    String::from_utf8(forged).unwrap()
 }
 
 #[test]

@@ -46,3 +46,21 @@ pub fn read_vectors(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// The same key with a different secret and a correct checksum: same id, wrong secret.
+pub fn forge_same_id(key: &str) -> String {
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let body = &key[..key.len() - 6];
+    let last_sep = body.rfind('_').unwrap();
+    let mut forged: Vec<u8> = body.as_bytes().to_vec();
+    let i = last_sep + 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let mut crc = u64::from(crc32fast::hash(&forged));
+    let mut checksum = [b'0'; 6];
+    for c in checksum.iter_mut().rev() {
+        *c = A[(crc % 62) as usize];
+        crc /= 62;
+    }
+    forged.extend_from_slice(&checksum);
+    String::from_utf8(forged).unwrap()
+}
