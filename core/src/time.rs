@@ -87,8 +87,12 @@ pub fn duration_millis(d: Duration) -> i64 {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let clipped = crate::util::clip(s);
-    let n: u64 =
-        digits.parse().map_err(|_| format!("{clipped:?} is not a duration such as 3600, 90s, 15m, 12h or 30d"))?;
+    let too_long = || format!("{clipped:?} is longer than the longest duration Keyhouse stores (about 10,000 years)");
+    let n: u64 = match digits.parse() {
+        Ok(n) => n,
+        Err(_) if !digits.is_empty() => return Err(too_long()),
+        Err(_) => return Err(format!("{clipped:?} is not a duration such as 3600, 90s, 15m, 12h or 30d")),
+    };
     let ms_per = match unit {
         "ms" => 1,
         "" | "s" => 1000,
@@ -97,10 +101,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => 86_400_000,
         _ => return Err(format!("unknown unit in {clipped:?}; use ms, s, m, h or d")),
     };
-    n.checked_mul(ms_per)
-        .map(Duration::from_millis)
-        .filter(|d| *d <= MAX_DURATION)
-        .ok_or_else(|| format!("{clipped:?} is longer than the longest duration Keyhouse stores (about 10,000 years)"))
+    n.checked_mul(ms_per).map(Duration::from_millis).filter(|d| *d <= MAX_DURATION).ok_or_else(too_long)
 }
 
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-27T21:12:13.000Z`.
