@@ -457,6 +457,8 @@ fn rows_no_keyhouse_writes_are_store_errors_never_panics() {
         "created_at = -9223372036854775808",
         "usage_count = -5",
         "refill_amount = 3",
+        "rate_tat = 9223372036854775807",
+        "permissions = '[\"files*\"]'",
     ];
     for set in corruptions {
         let c = kh.create(CreateOptions { rate_limit: Some(rl), ..Default::default() }).unwrap();
@@ -508,6 +510,13 @@ fn rolled_keys_share_one_balance() {
     }
     let valid = (0..3).flat_map(|_| &keys).filter(|k| kh.verify(&k.key, &[], 1).unwrap().is_valid()).count();
     assert_eq!(valid, 3);
+    // A key rolled before its replacement got limits spends them too.
+    let plain = kh.create(CreateOptions::default()).unwrap();
+    let next = kh.roll(&plain.info.id, Duration::from_secs(3600)).unwrap();
+    kh.update(&next.info.id, keyhouse::UpdateOptions { remaining: Some(Some(1)), ..Default::default() }).unwrap();
+    assert!(kh.verify(&plain.key, &[], 1).unwrap().is_valid());
+    assert_eq!(kh.verify(&plain.key, &[], 1).unwrap().outcome, Outcome::UsageExceeded);
+    assert_eq!(kh.verify(&next.key, &[], 1).unwrap().outcome, Outcome::UsageExceeded);
     // Deleting the newest key brings no second balance back.
     kh.delete(&keys[3].info.id).unwrap();
     assert!(keys[..3].iter().all(|k| kh.verify(&k.key, &[], 1).unwrap().outcome == Outcome::UsageExceeded));

@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
 use crate::model::{KeyInfo, Metadata, RateLimit, Refill};
+use crate::permissions::validate_grants;
 use crate::time::duration_millis;
+use crate::time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::Timestamp;
 
 /// The columns every query selects, in `KeyRow::from_row` order. A macro,
@@ -60,12 +62,33 @@ impl KeyRow {
         if remaining.is_some_and(|n| n < 0) {
             return Err(corrupt(14, "remaining"));
         }
+        let last_refill_at = ts(17)?;
+        // A refill always comes with credits and a grid start.
+        if refill.is_some() && (remaining.is_none() || last_refill_at.is_none()) {
+            return Err(corrupt(15, "refill"));
+        }
+        // GCRA state exists only with a rate limit, and is a time (in units
+        // of 1/limit ms) at most one window past the storable range.
+        let rate_tat: Option<i64> = r.get(20)?;
+        if let Some(tat) = rate_tat {
+            let Some(rl) = rate_limit else { return Err(corrupt(20, "rate_tat")) };
+            let ms = tat.div_euclid(i64::from(rl.limit));
+            let latest = MAX_TIMESTAMP.as_millis().saturating_add(duration_millis(rl.window));
+            if !(MIN_TIMESTAMP.as_millis()..=latest).contains(&ms) {
+                return Err(corrupt(20, "rate_tat"));
+            }
+        }
+        let permissions: Vec<String> = serde_json::from_str(permissions).map_err(|e| bad_json(5, e))?;
+        // Grants Keyhouse would refuse (such as `files*`) must not widen a key.
+        if validate_grants(&permissions).is_err() {
+            return Err(corrupt(5, "permissions"));
+        }
         let info = KeyInfo {
             id: r.get(0)?,
             prefix: r.get(1)?,
             owner_id: r.get(3)?,
             name: r.get(4)?,
-            permissions: serde_json::from_str(permissions).map_err(|e| bad_json(5, e))?,
+            permissions,
             metadata: serde_json::from_str(metadata).map_err(|e| bad_json(6, e))?,
             enabled: r.get(7)?,
             created_at: time(8, r.get(8)?)?,
@@ -76,10 +99,10 @@ impl KeyRow {
             usage_count: u64::try_from(r.get::<_, i64>(13)?).map_err(|_| corrupt(13, "usage_count"))?,
             remaining,
             refill,
-            last_refill_at: ts(17)?,
+            last_refill_at,
             rate_limit,
         };
-        Ok(KeyRow { info, hash: r.get(2)?, rate_tat: r.get(20)?, limit_source: r.get(21)? })
+        Ok(KeyRow { info, hash: r.get(2)?, rate_tat, limit_source: r.get(21)? })
     }
 
     /// Writes every column of this row, inserting it if `insert`.

@@ -46,7 +46,11 @@ impl Keyhouse {
         // A hash made with a pepper that is no longer configured cannot
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.
-        let matched = stored.matches(key, &self.peppers).unwrap_or(false);
+        let matched = stored.matches(key, &self.peppers).unwrap_or_else(|_| {
+            // `matches` refuses before hashing; hash anyway, for the same cost.
+            std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
+            false
+        });
         if shared.info.prefix != parts.prefix || !matched {
             return Ok(VerifyResult::bare(Outcome::NotFound));
         }
@@ -57,7 +61,9 @@ impl Keyhouse {
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
-        if !has_limits(&row.info) {
+        // A rolled key in its grace period spends its replacement's limits,
+        // which may exist even when its own do not.
+        if !has_limits(&row.info) && row.limit_source.is_none() {
             if let Some(hash) = &new_hash {
                 self.write(|tx| rehash(tx, &row.info.id, hash))?;
             }
@@ -145,10 +151,15 @@ impl Keyhouse {
     /// The row for a verify, from the cache when nothing has committed since it was read.
     fn load_for_verify(&self, id: &str) -> Result<Found> {
         let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
-        match self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(cache) => cache.get_or_load(id, from_store),
-            None => from_store(),
+        {
+            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(cache) = cache.as_ref() {
+                return cache.get_or_load(id, from_store);
+            }
         }
+        // Without the cache guard: an in-memory store reads through the
+        // writer, and `close` holds the writer while it takes the cache.
+        from_store()
     }
 }
 
