@@ -180,6 +180,17 @@ impl Clock {
         }
     }
 
+    fn remove(&mut self, id: &str) {
+        let Some(i) = self.index.remove(id) else { return };
+        self.slots.swap_remove(i);
+        if let Some(moved) = self.slots.get(i) {
+            self.index.insert(moved.id.clone(), i);
+        }
+        if self.hand >= self.slots.len() {
+            self.hand = 0;
+        }
+    }
+
     fn len(&self) -> usize {
         self.slots.len()
     }
@@ -217,6 +228,13 @@ impl VerifyCache {
         Ok(found)
     }
 
+    /// Drops the row of a key this store deleted: it can never be served
+    /// again (the commit changed the header), so it would only hold memory
+    /// until evicted.
+    pub(crate) fn forget(&self, id: &str) {
+        lock(&self.rows).remove(id);
+    }
+
     /// How many rows and unknown ids are held (for tests and benchmarks).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn len(&self) -> (usize, usize) {
@@ -250,6 +268,25 @@ mod tests {
         assert!(c.get("a", &header(1)).is_some(), "the used entry survives");
         assert!(c.get("b", &header(1)).is_none() && c.get("c", &header(1)).is_none());
         assert_eq!(c.index.len(), 3);
+    }
+
+    #[test]
+    fn removed_entries_free_their_slot_and_keep_the_index_right() {
+        let mut c = Clock::new(3);
+        for id in ["a", "b", "c"] {
+            c.put(id, header(1), None);
+        }
+        c.remove("a");
+        c.remove("zz");
+        assert_eq!(c.len(), 2);
+        assert!(c.get("a", &header(1)).is_none());
+        assert!(c.get("b", &header(1)).is_some() && c.get("c", &header(1)).is_some());
+        c.put("d", header(1), None);
+        c.put("e", header(1), None);
+        assert_eq!((c.len(), c.index.len()), (3, 3));
+        for (id, &i) in &c.index {
+            assert_eq!(&c.slots[i].id, id);
+        }
     }
 
     #[test]

@@ -315,6 +315,9 @@ impl Keyhouse {
             _ => Ok(()),
         })?;
         self.usage.forget(id);
+        if let Some(cache) = self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            cache.forget(id);
+        }
         Ok(())
     }
 

@@ -6,7 +6,7 @@ import XCTest
 final class MemoryTests: XCTestCase {
     func testALoopOfCreateAndVerifyKeepsMemoryFlat() throws {
         let store = try Keyhouse.open(path: try Support.tempDb(), config: Config(usageFlushInterval: 1))
-        // The warm-up fills the verify cache (20,000 rows at most) once.
+        // A deleted key leaves the verify cache at once, so it stays small.
         // Each key is deleted again, so the database (and SQLite's page
         // cache, up to 64 MiB for the writer) stays the same size.
         func loop(_ n: Int) throws {

@@ -21,8 +21,8 @@ class MemoryTest {
                 check(store.verify(c.key()).isValid())
                 store.delete(c.info().id)
             }
-            // Warm up: the JIT, SQLite's page cache and the verify cache
-            // (which holds at most 20,000 rows) reach their working size.
+            // Warm up: the JIT and SQLite's page cache reach their working
+            // size (a deleted key leaves the verify cache at once).
             loop(25_000)
             System.gc()
             val start = Support.rssKib()
