@@ -28,9 +28,11 @@ pub(crate) fn status_outcome(info: &KeyInfo, now: Timestamp, required: &[&str]) 
     }
 }
 
-/// Whether verifying this key must write (credits or a rate limit to consume).
-pub(crate) fn has_limits(info: &KeyInfo) -> bool {
-    info.remaining.is_some() || info.rate_limit.is_some()
+/// Whether verifying this key must write: it has credits or a rate limit to
+/// consume, or it is in a roll's grace period and spends its replacement's
+/// (which may exist even when its own do not).
+pub(crate) fn has_limits(row: &KeyRow) -> bool {
+    row.info.remaining.is_some() || row.info.rate_limit.is_some() || row.limit_source.is_some()
 }
 
 /// Brings `remaining` up to date with the refill schedule. Refills happen

@@ -162,9 +162,7 @@ impl Keyhouse {
         let row = self.read(|c| {
             let mut row = load_existing(c, id)?;
             if let Some(src) = row.limit_source.as_deref().map(|s| load(c, s)).transpose()?.flatten() {
-                row.info.remaining = src.info.remaining;
-                row.info.refill = src.info.refill;
-                row.info.last_refill_at = src.info.last_refill_at;
+                row.show_balance_of(&src);
             }
             Ok(row)
         })?;

@@ -153,6 +153,14 @@ impl KeyRow {
 }
 
 impl KeyRow {
+    /// Shows the credits of `source`, the row whose balance this key spends
+    /// during a roll's grace period, instead of its own emptied ones.
+    pub(crate) fn show_balance_of(&mut self, source: &KeyRow) {
+        self.info.remaining = source.info.remaining;
+        self.info.refill = source.info.refill;
+        self.info.last_refill_at = source.info.last_refill_at;
+    }
+
     /// Writes only what a verify changes on a key whose limits live on
     /// another row: its usage and (after a pepper rotation) its hash.
     pub(crate) fn save_usage(&self, conn: &Connection) -> Result<()> {

@@ -36,9 +36,7 @@ impl Keyhouse {
         };
         let now = self.now();
         let Some(shared) = self.load_for_verify(parts.id)? else {
-            // Hash anyway, so that an unknown id costs what a wrong secret
-            // does and timing does not tell which ids exist.
-            std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
+            self.hash_for_timing(key);
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
         let stored = StoredHash::parse(&shared.hash)
@@ -47,8 +45,8 @@ impl Keyhouse {
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.
         let matched = stored.matches(key, &self.peppers).unwrap_or_else(|_| {
-            // `matches` refuses before hashing; hash anyway, for the same cost.
-            std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
+            // `matches` refuses before hashing.
+            self.hash_for_timing(key);
             false
         });
         if shared.info.prefix != parts.prefix || !matched {
@@ -61,9 +59,7 @@ impl Keyhouse {
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
-        // A rolled key in its grace period spends its replacement's limits,
-        // which may exist even when its own do not.
-        if !has_limits(&row.info) && row.limit_source.is_none() {
+        if !has_limits(&row) {
             if let Some(hash) = &new_hash {
                 self.write(|tx| rehash(tx, &row.info.id, hash))?;
             }
@@ -98,18 +94,12 @@ impl Keyhouse {
         };
         let holder = source.as_mut().unwrap_or(&mut row);
         let decision = consume(holder, now, cost);
-        let shared = source.map(|src| {
+        if let Some(src) = &source {
             if matches!(decision, Limits::Admitted { .. }) {
                 src.save(tx, false)?;
             }
-            Ok::<_, Error>(src)
-        });
-        let shared = shared.transpose()?;
-        if let Some(src) = &shared {
             // Callers see the balance the key actually spends.
-            row.info.remaining = src.info.remaining;
-            row.info.refill = src.info.refill;
-            row.info.last_refill_at = src.info.last_refill_at;
+            row.show_balance_of(src);
         }
         match decision {
             Limits::Admitted { rate_limit } => {
@@ -117,7 +107,7 @@ impl Keyhouse {
                     row.hash = hash;
                 }
                 record_use(&mut row.info, now);
-                if shared.is_some() {
+                if source.is_some() {
                     row.save_usage(tx)?;
                 } else {
                     row.save(tx, false)?;
@@ -130,6 +120,13 @@ impl Keyhouse {
                 Ok(VerifyResult { outcome, key: Some(row.info), malformed_reason: None, retry_after, rate_limit })
             }
         }
+    }
+
+    /// Hashes `key` and throws the result away, so that a key turned away
+    /// before its hash is compared (an unknown id, a retired pepper) costs
+    /// what a wrong secret does, and timing does not tell which ids exist.
+    fn hash_for_timing(&self, key: &str) {
+        std::hint::black_box(hash_key_unchecked(key, self.config.pepper.as_ref()));
     }
 
     /// The result for a key whose secret matched but which is refused by a status check.
