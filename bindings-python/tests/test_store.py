@@ -127,9 +127,9 @@ def test_context_manager_flushes_and_closes(db_path):
         for _ in range(5):
             kh.verify(c.key)
         with sqlite3.connect(db_path) as raw:
-            assert raw.execute("SELECT usage_count FROM keys").fetchone() == (0,)
+            assert raw.execute("SELECT usage_count FROM key_state").fetchone() == (0,)
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT usage_count FROM keys").fetchone() == (5,)
+        assert raw.execute("SELECT usage_count FROM key_state").fetchone() == (5,)
     with pytest.raises(keyhouse.ClosedError):
         kh.get(c.info.id)
     kh.close()

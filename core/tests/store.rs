@@ -188,9 +188,11 @@ fn plain_verify_writes_nothing_until_the_flush() {
     let version = || -> i64 { observer.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap() };
     let stored = || -> (i64, Option<i64>) {
         observer
-            .query_row("SELECT usage_count, last_used_at FROM keys WHERE id = ?1", [&c.info.id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT usage_count, last_used_at FROM key_state JOIN keys USING (seq) WHERE id = ?1",
+                [&c.info.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap()
     };
     let wal_len = || std::fs::metadata(dir.path().join("keyhouse.db-wal")).map(|m| m.len()).unwrap_or(0);
@@ -284,6 +286,56 @@ fn plaintext_is_never_stored_or_debug_printed() {
     for shown in [format!("{c:?}"), format!("{r:?}"), format!("{kh:?}")] {
         assert!(!shown.contains(secret), "{shown}");
     }
+}
+
+/// A file written by the version-2 schema, before usage and limit state
+/// moved to their own table: one key with credits, a refill and usage.
+const SCHEMA_V2_FILE: &str = "
+    CREATE TABLE keys (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, hash TEXT NOT NULL,
+        owner_id TEXT, name TEXT, permissions TEXT NOT NULL, metadata TEXT NOT NULL, enabled INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER,
+        last_used_at INTEGER, usage_count INTEGER NOT NULL DEFAULT 0, remaining INTEGER, refill_amount INTEGER,
+        refill_interval_ms INTEGER, last_refill_at INTEGER, rate_limit INTEGER, rate_window_ms INTEGER,
+        rate_tat INTEGER);
+    CREATE INDEX keys_by_owner ON keys (owner_id, created_at, id);
+    CREATE INDEX keys_by_created ON keys (created_at, id);
+    CREATE INDEX keys_by_expiry ON keys (expires_at) WHERE expires_at IS NOT NULL;
+    ALTER TABLE keys ADD COLUMN limit_source TEXT;
+    PRAGMA user_version = 2;";
+
+#[test]
+fn a_version_2_file_keeps_its_usage_and_credits_after_the_migration() {
+    let dir = TempDir::new("migrate-v2");
+    let start = Timestamp::from_millis(1_700_000_000_000);
+    let made = keyhouse::generate("kh").unwrap();
+    let old = Connection::open(dir.db()).unwrap();
+    old.execute_batch(SCHEMA_V2_FILE).unwrap();
+    old.execute(
+        "INSERT INTO keys (id, prefix, hash, owner_id, permissions, metadata, enabled, created_at, updated_at, \
+         last_used_at, usage_count, remaining, refill_amount, refill_interval_ms, last_refill_at) \
+         VALUES (?1, 'kh', ?2, 'acme', '[]', '{}', 1, ?3, ?3, ?3, 41, 7, 10, 3600000, ?3)",
+        rusqlite::params![made.id, made.hash, start.as_millis()],
+    )
+    .unwrap();
+    drop(old);
+
+    let (kh, clock) = with_clock(&dir.db(), Config::default());
+    clock.set(start.saturating_add(Duration::from_secs(60)));
+    let info = kh.get(&made.id).unwrap();
+    assert_eq!((info.usage_count, info.remaining, info.last_used_at), (41, Some(7), Some(start)));
+    let v = kh.verify(&made.key, &[], 2).unwrap();
+    assert_eq!((v.outcome, v.key.unwrap().remaining), (Outcome::Valid, Some(5)));
+    kh.close().unwrap();
+
+    let conn = Connection::open(dir.db()).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let moved = conn.prepare("SELECT usage_count FROM keys").is_err();
+    assert_eq!((version, moved), (SCHEMA_VERSION, true), "the moved columns are gone from keys");
+    // Whoever deletes a key, its state row goes with it.
+    conn.execute("DELETE FROM keys", []).unwrap();
+    let states: i64 = conn.query_row("SELECT count(*) FROM key_state", [], |r| r.get(0)).unwrap();
+    assert_eq!(states, 0);
 }
 
 #[test]
@@ -447,24 +499,28 @@ fn rows_no_keyhouse_writes_are_store_errors_never_panics() {
     let dir = TempDir::new("corrupt");
     let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
     let rl = RateLimit { limit: 5, window: Duration::from_secs(60) };
+    let key_state = "UPDATE key_state SET {} WHERE seq = (SELECT seq FROM keys WHERE id = ?1)";
+    let keys = "UPDATE keys SET {} WHERE id = ?1";
     let corruptions = [
-        "rate_limit = 0",
-        "rate_limit = 5000000000",
-        "rate_window_ms = 0",
-        "rate_limit = NULL",
-        "remaining = -1",
-        "expires_at = 9223372036854775807",
-        "created_at = -9223372036854775808",
-        "usage_count = -5",
-        "refill_amount = 3",
-        "rate_tat = 9223372036854775807",
-        "permissions = '[\"files*\"]'",
+        (keys, "rate_limit = 0"),
+        (keys, "rate_limit = 5000000000"),
+        (keys, "rate_window_ms = 0"),
+        (keys, "rate_limit = NULL"),
+        (key_state, "remaining = -1"),
+        (keys, "expires_at = 9223372036854775807"),
+        (keys, "created_at = -9223372036854775808"),
+        (key_state, "usage_count = -5"),
+        (keys, "refill_amount = 3"),
+        (key_state, "rate_tat = 9223372036854775807"),
+        (keys, "permissions = '[\"files*\"]'"),
+        // A key whose state row another tool deleted.
+        ("DELETE FROM key_state WHERE seq = (SELECT seq FROM keys WHERE id = ?1) {}", ""),
     ];
-    for set in corruptions {
+    for (sql, set) in corruptions {
         let c = kh.create(CreateOptions { rate_limit: Some(rl), ..Default::default() }).unwrap();
         // Another tool (the sqlite3 shell, a bad migration) edits the row.
         let other = Connection::open(dir.db()).unwrap();
-        other.execute(&format!("UPDATE keys SET {set} WHERE id = ?1"), [&c.info.id]).unwrap();
+        assert_eq!(other.execute(&sql.replace("{}", set), [&c.info.id]).unwrap(), 1, "{set}");
         drop(other);
         let verify = kh.verify(&c.key, &[], 1).unwrap_err();
         assert_eq!(verify.code(), ErrorCode::StoreError, "{set}: {verify}");
@@ -520,4 +576,58 @@ fn rolled_keys_share_one_balance() {
     // Deleting the newest key brings no second balance back.
     kh.delete(&keys[3].info.id).unwrap();
     assert!(keys[..3].iter().all(|k| kh.verify(&k.key, &[], 1).unwrap().outcome == Outcome::UsageExceeded));
+}
+
+/// A key with limits is decided in a write transaction that reads it afresh,
+/// so verify routes it there from its cached row even when that row is
+/// stale. These are the cases where the stale row alone would be wrong.
+#[test]
+fn a_stale_cached_row_only_routes_a_verify_and_never_decides_it() {
+    let dir = TempDir::new("stale-route");
+    let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let admin = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let c = service.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    assert!(service.verify(&c.key, &[], 1).unwrap().is_valid());
+
+    // A wrong secret for the same id is turned away without a write.
+    let observer = Connection::open(dir.db()).unwrap();
+    let version = || -> i64 { observer.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap() };
+    let forged = common::forge_same_id(&c.key);
+    let v0 = version();
+    assert_eq!(service.verify(&forged, &[], 1).unwrap().outcome, Outcome::NotFound);
+    assert_eq!(version(), v0, "a wrong secret wrote to the store");
+
+    // Another process revokes: the stale row still has credits and no revocation.
+    admin.revoke(&c.info.id).unwrap();
+    assert_eq!(service.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+
+    // Another process removes the limits: the next verify is decided on the
+    // fresh row, and the ones after it no longer write.
+    let d = service.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    assert!(service.verify(&d.key, &[], 1).unwrap().is_valid());
+    admin.update(&d.info.id, UpdateOptions { remaining: Some(None), ..Default::default() }).unwrap();
+    assert!(service.verify(&d.key, &[], 1).unwrap().is_valid());
+    let v1 = version();
+    for _ in 0..3 {
+        let v = service.verify(&d.key, &[], 1).unwrap();
+        assert_eq!((v.outcome, v.key.unwrap().remaining), (Outcome::Valid, None));
+    }
+    assert_eq!(version(), v1, "a key without limits kept taking the write path");
+}
+
+#[test]
+fn a_stale_row_hashed_with_a_retired_pepper_is_read_again() {
+    let dir = TempDir::new("stale-pepper");
+    let (p1, p2) = (Pepper::new("p1", &[1; 32]).unwrap(), Pepper::new("p2", &[2; 32]).unwrap());
+    let old = Keyhouse::open(dir.db(), Config { pepper: Some(p1.clone()), ..Config::default() }).unwrap();
+    let c = old.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    // A service that only knows the new pepper caches the row hashed with the old one.
+    let new_only = Keyhouse::open(dir.db(), Config { pepper: Some(p2.clone()), ..Config::default() }).unwrap();
+    assert_eq!(new_only.verify(&c.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+    // A service in the middle of the rotation rehashes the key to the new pepper.
+    let rotating = Config { pepper: Some(p2), previous_peppers: vec![p1], ..Config::default() };
+    let rotating = Keyhouse::open(dir.db(), rotating).unwrap();
+    assert!(rotating.verify(&c.key, &[], 1).unwrap().is_valid());
+    // The cached row names the retired pepper; the fresh one matches.
+    assert!(new_only.verify(&c.key, &[], 1).unwrap().is_valid());
 }

@@ -122,6 +122,13 @@ impl WalIndex {
 /// away as cheaply as an unknown id.
 pub(crate) type Found = Option<Arc<KeyRow>>;
 
+/// A lookup's answer, and whether it is fresh: exactly what a read of the
+/// database would return now.
+pub(crate) struct Lookup {
+    pub found: Found,
+    pub fresh: bool,
+}
+
 /// A bounded map whose entries are evicted by the CLOCK (second chance)
 /// policy: an entry used since the hand last passed survives one more round,
 /// so hot keys stay while a scan of cold ones cycles through.
@@ -144,13 +151,13 @@ impl Clock {
         Clock { index: HashMap::new(), slots: Vec::new(), hand: 0, capacity }
     }
 
-    fn get(&mut self, id: &str, now: &Header) -> Option<&Found> {
+    /// The entry for `id`, and whether it is fresh (nothing has committed
+    /// since it was read). Only fresh entries count as used.
+    fn get(&mut self, id: &str, now: &Header) -> Option<(&Found, bool)> {
         let slot = &mut self.slots[*self.index.get(id)?];
-        if slot.seen != *now {
-            return None;
-        }
-        slot.used = true;
-        Some(&slot.found)
+        let fresh = slot.seen == *now;
+        slot.used |= fresh;
+        Some((&slot.found, fresh))
     }
 
     fn put(&mut self, id: &str, seen: Header, found: Found) {
@@ -212,20 +219,31 @@ impl VerifyCache {
     /// Reads the row with `id`: from memory if nothing has committed since it
     /// was cached, otherwise through `load` (whose result is then cached,
     /// whether a row or none).
-    pub(crate) fn get_or_load<E>(&self, id: &str, load: impl FnOnce() -> Result<Found, E>) -> Result<Found, E> {
-        let Some(before) = self.wal.read() else { return load() };
-        if let Some(found) = lock(&self.rows).get(id, &before) {
-            return Ok(found.clone());
+    ///
+    /// A cached row that is no longer fresh is returned as is, marked stale,
+    /// when `stale_ok` accepts it: for callers that use it only to choose a
+    /// path which reads the row afresh anyway.
+    pub(crate) fn get_or_load<E>(
+        &self,
+        id: &str,
+        stale_ok: impl Fn(&KeyRow) -> bool,
+        load: impl FnOnce() -> Result<Found, E>,
+    ) -> Result<Lookup, E> {
+        let Some(before) = self.wal.read() else { return Ok(Lookup { found: load()?, fresh: true }) };
+        if let Some((found, fresh)) = lock(&self.rows).get(id, &before) {
+            if fresh || found.as_deref().is_some_and(&stale_ok) {
+                return Ok(Lookup { found: found.clone(), fresh });
+            }
         }
-        if lock(&self.misses).get(id, &before).is_some() {
-            return Ok(None);
+        if lock(&self.misses).get(id, &before).is_some_and(|(_, fresh)| fresh) {
+            return Ok(Lookup { found: None, fresh: true });
         }
         let found = load()?;
         match &found {
             Some(_) => lock(&self.rows).put(id, before, found.clone()),
             None => lock(&self.misses).put(id, before, None),
         }
-        Ok(found)
+        Ok(Lookup { found, fresh: true })
     }
 
     /// Drops the row of a key this store deleted: it can never be served
@@ -262,6 +280,7 @@ mod tests {
             c.put(id, header(1), None);
         }
         assert!(c.get("a", &header(1)).is_some());
+        assert!(c.get("b", &header(2)).is_some_and(|(_, fresh)| !fresh), "a stale entry is not a use");
         c.put("d", header(1), None);
         c.put("e", header(1), None);
         assert_eq!(c.len(), 3);
@@ -293,9 +312,9 @@ mod tests {
     fn a_changed_header_misses() {
         let mut c = Clock::new(2);
         c.put("a", header(1), None);
-        assert!(c.get("a", &header(2)).is_none());
+        assert!(c.get("a", &header(2)).is_some_and(|(_, fresh)| !fresh));
         c.put("a", header(2), None);
-        assert!(c.get("a", &header(2)).is_some());
+        assert!(c.get("a", &header(2)).is_some_and(|(_, fresh)| fresh));
         assert_eq!(c.len(), 1);
     }
 }

@@ -26,7 +26,7 @@ use crate::time::duration_millis;
 use crate::verify::apply_refill;
 use crate::Timestamp;
 use cache::{VerifyCache, WalIndex};
-use rows::{columns, load, load_existing, validate_metadata, KeyRow, MAX_RATE_LIMIT, MAX_WINDOW};
+use rows::{load, load_existing, select_keys, validate_metadata, KeyRow, MAX_RATE_LIMIT, MAX_WINDOW};
 use usage::UsageBuffer;
 
 const MAX_TEXT_LEN: usize = 256;
@@ -175,17 +175,17 @@ impl Keyhouse {
             return Err(Error::invalid(format!("limit must be 1-{MAX_LIST_LIMIT}, got {}", options.limit)));
         }
         let after = options.cursor.as_deref().map(parse_cursor).transpose()?;
-        let mut sql = String::from(concat!("SELECT ", columns!(), " FROM keys WHERE 1 = 1"));
+        let mut sql = String::from(concat!(select_keys!(), " WHERE 1 = 1"));
         if options.owner_id.is_some() {
-            sql.push_str(" AND owner_id = :owner");
+            sql.push_str(" AND k.owner_id = :owner");
         }
         if !options.include_revoked {
-            sql.push_str(" AND revoked_at IS NULL");
+            sql.push_str(" AND k.revoked_at IS NULL");
         }
         if after.is_some() {
-            sql.push_str(" AND (created_at, id) > (:after_t, :after_id)");
+            sql.push_str(" AND (k.created_at, k.id) > (:after_t, :after_id)");
         }
-        sql.push_str(" ORDER BY created_at, id LIMIT :limit");
+        sql.push_str(" ORDER BY k.created_at, k.id LIMIT :limit");
         let now = self.now();
         let mut rows = self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
@@ -313,10 +313,15 @@ impl Keyhouse {
             _ => Ok(()),
         })?;
         self.usage.forget(id);
+        self.forget_cached(id);
+        Ok(())
+    }
+
+    /// Drops the verify cache's copy of a key, fresh or not.
+    fn forget_cached(&self, id: &str) {
         if let Some(cache) = self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             cache.forget(id);
         }
-        Ok(())
     }
 
     /// Deletes every key whose expiry has passed; returns how many.
@@ -403,7 +408,7 @@ impl Keyhouse {
             last_refill_at: o.refill.map(|_| now),
             rate_limit: o.rate_limit,
         };
-        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None }))
+        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None, seq: 0 }))
     }
 
     fn resolve_expiry(

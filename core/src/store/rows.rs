@@ -1,4 +1,10 @@
-//! Mapping between `keys` rows and [`KeyInfo`].
+//! Mapping between stored keys and [`KeyInfo`].
+//!
+//! A key is two rows: what it is (`keys`: id, hash, owner, permissions,
+//! limits as configured), and what using it changes (`key_state`: usage and
+//! the state of its credits and rate limit). A verify that counts usage or
+//! spends a credit then rewrites one narrow row, never the wide one or any
+//! index on it.
 
 use std::time::Duration;
 
@@ -11,16 +17,20 @@ use crate::time::duration_millis;
 use crate::time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::Timestamp;
 
-/// The columns every query selects, in `KeyRow::from_row` order. A macro,
-/// so that queries built from it are string literals, not per-call `format!`s.
-macro_rules! columns {
+/// `SELECT` of every column of a key, in `KeyRow::from_row` order, from both
+/// its tables. A macro, so that queries built from it are string literals,
+/// not per-call `format!`s. The join is outer: a key whose state row is
+/// missing (deleted by another tool) reads as a STORE_ERROR, not as no key.
+macro_rules! select_keys {
     () => {
-        "id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
-         created_at, updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, \
-         refill_amount, refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat, limit_source"
+        "SELECT k.id, k.prefix, k.hash, k.owner_id, k.name, k.permissions, k.metadata, k.enabled, \
+         k.created_at, k.updated_at, k.expires_at, k.revoked_at, s.last_used_at, s.usage_count, s.remaining, \
+         k.refill_amount, k.refill_interval_ms, s.last_refill_at, k.rate_limit, k.rate_window_ms, s.rate_tat, \
+         k.limit_source, k.seq \
+         FROM keys k LEFT JOIN key_state s ON s.seq = k.seq"
     };
 }
-pub(crate) use columns;
+pub(crate) use select_keys;
 
 /// A stored key: its info plus what only the store sees.
 #[derive(Clone, Debug)]
@@ -32,6 +42,8 @@ pub(crate) struct KeyRow {
     /// The key whose credits and rate-limit state this key spends, while it
     /// is in the grace period after a roll (see `Keyhouse::roll`).
     pub limit_source: Option<String>,
+    /// The row's number in `keys`, which names its `key_state` row; 0 until inserted.
+    pub seq: i64,
 }
 
 impl KeyRow {
@@ -102,29 +114,26 @@ impl KeyRow {
             last_refill_at,
             rate_limit,
         };
-        Ok(KeyRow { info, hash: r.get(2)?, rate_tat, limit_source: r.get(21)? })
+        Ok(KeyRow { info, hash: r.get(2)?, rate_tat, limit_source: r.get(21)?, seq: r.get(22)? })
     }
 
-    /// Writes every column of this row, inserting it if `insert`.
+    /// Writes both rows of this key, inserting them if `insert`.
     pub(crate) fn save(&self, conn: &Connection, insert: bool) -> Result<()> {
         let i = &self.info;
-        // Positional parameters, in `columns!()` order: binding by name costs a
-        // lookup per parameter on every insert.
+        // Positional parameters: binding by name costs a lookup per
+        // parameter on every insert.
         let sql = if insert {
             "INSERT INTO keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, \
-             updated_at, expires_at, revoked_at, last_used_at, usage_count, remaining, refill_amount, \
-             refill_interval_ms, last_refill_at, rate_limit, rate_window_ms, rate_tat, limit_source) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+             updated_at, expires_at, revoked_at, refill_amount, refill_interval_ms, rate_limit, rate_window_ms, \
+             limit_source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         } else {
             "UPDATE keys SET prefix = ?2, hash = ?3, owner_id = ?4, name = ?5, permissions = ?6, metadata = ?7, \
              enabled = ?8, created_at = ?9, updated_at = ?10, expires_at = ?11, revoked_at = ?12, \
-             last_used_at = ?13, usage_count = ?14, remaining = ?15, refill_amount = ?16, \
-             refill_interval_ms = ?17, last_refill_at = ?18, rate_limit = ?19, rate_window_ms = ?20, \
-             rate_tat = ?21, limit_source = ?22 WHERE id = ?1"
+             refill_amount = ?13, refill_interval_ms = ?14, rate_limit = ?15, rate_window_ms = ?16, \
+             limit_source = ?17 WHERE id = ?1"
         };
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
-        let mut stmt = conn.prepare_cached(sql)?;
-        stmt.execute(params![
+        conn.prepare_cached(sql)?.execute(params![
             i.id,
             i.prefix,
             self.hash,
@@ -137,16 +146,41 @@ impl KeyRow {
             i.updated_at.as_millis(),
             ms(i.expires_at),
             ms(i.revoked_at),
-            ms(i.last_used_at),
-            i64::try_from(i.usage_count).unwrap_or(i64::MAX),
-            i.remaining,
             i.refill.map(|r| r.amount),
             i.refill.map(|r| duration_millis(r.interval)),
-            ms(i.last_refill_at),
             i.rate_limit.map(|r| i64::from(r.limit)),
             i.rate_limit.map(|r| duration_millis(r.window)),
-            self.rate_tat,
             self.limit_source,
+        ])?;
+        if insert {
+            self.write_state(conn, conn.last_insert_rowid(), true)
+        } else {
+            self.save_state(conn)
+        }
+    }
+
+    /// Writes what using the key changes: usage, credits, refill grid and
+    /// GCRA state. One narrow row, and no index on it changes.
+    pub(crate) fn save_state(&self, conn: &Connection) -> Result<()> {
+        self.write_state(conn, self.seq, false)
+    }
+
+    fn write_state(&self, conn: &Connection, seq: i64, insert: bool) -> Result<()> {
+        let i = &self.info;
+        let sql = if insert {
+            "INSERT INTO key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        } else {
+            "UPDATE key_state SET usage_count = ?2, last_used_at = ?3, remaining = ?4, last_refill_at = ?5, \
+             rate_tat = ?6 WHERE seq = ?1"
+        };
+        conn.prepare_cached(sql)?.execute(params![
+            seq,
+            i64::try_from(i.usage_count).unwrap_or(i64::MAX),
+            i.last_used_at.map(Timestamp::as_millis),
+            i.remaining,
+            i.last_refill_at.map(Timestamp::as_millis),
+            self.rate_tat,
         ])?;
         Ok(())
     }
@@ -161,15 +195,13 @@ impl KeyRow {
         self.info.last_refill_at = source.info.last_refill_at;
     }
 
-    /// Writes only what a verify changes on a key whose limits live on
-    /// another row: its usage and (after a pepper rotation) its hash.
+    /// Writes only the usage of a key whose limits live on another row.
     pub(crate) fn save_usage(&self, conn: &Connection) -> Result<()> {
-        let sql = "UPDATE keys SET usage_count = ?2, last_used_at = ?3, hash = ?4 WHERE id = ?1";
+        let sql = "UPDATE key_state SET usage_count = ?2, last_used_at = ?3 WHERE seq = ?1";
         conn.prepare_cached(sql)?.execute(params![
-            self.info.id,
+            self.seq,
             i64::try_from(self.info.usage_count).unwrap_or(i64::MAX),
             self.info.last_used_at.map(Timestamp::as_millis),
-            self.hash,
         ])?;
         Ok(())
     }
@@ -182,7 +214,13 @@ pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Reads one key by id.
 pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
-    let mut stmt = conn.prepare_cached(concat!("SELECT ", columns!(), " FROM keys WHERE id = ?1"))?;
+    // Not `WHERE k.id = ?1`: SQLite 3.54 plans a join with a `column = ?`
+    // term again whenever its bindings are cleared, which rusqlite's
+    // statement cache does after every use, so each verify would parse the
+    // query anew (about half its time). The id lookup in a subquery of one
+    // table gives the same plan (id index, then two rowid lookups) and keeps it.
+    let mut stmt =
+        conn.prepare_cached(concat!(select_keys!(), " WHERE k.seq = (SELECT seq FROM keys WHERE id = ?1)"))?;
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
 }
 

@@ -42,6 +42,28 @@ const MIGRATIONS: &[&str] = &[
     // Version 2. A key in its grace period after a roll spends the credits
     // and rate limit of the key that replaced it (`Keyhouse::roll`).
     "ALTER TABLE keys ADD COLUMN limit_source TEXT;",
+    // Version 3. What a verify changes moves to a narrow table of its own
+    // (see `rows`): a usage flush or a spend then dirties one small row per
+    // key, dozens to a page, instead of a wide row and its indexes. The
+    // trigger keeps the two together whoever deletes a key (`purge_expired`,
+    // or the sqlite3 shell).
+    "CREATE TABLE key_state (
+        seq            INTEGER PRIMARY KEY,
+        usage_count    INTEGER NOT NULL DEFAULT 0,
+        last_used_at   INTEGER,
+        remaining      INTEGER,
+        last_refill_at INTEGER,
+        rate_tat       INTEGER
+    );
+    INSERT INTO key_state SELECT seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat FROM keys;
+    ALTER TABLE keys DROP COLUMN usage_count;
+    ALTER TABLE keys DROP COLUMN last_used_at;
+    ALTER TABLE keys DROP COLUMN remaining;
+    ALTER TABLE keys DROP COLUMN last_refill_at;
+    ALTER TABLE keys DROP COLUMN rate_tat;
+    CREATE TRIGGER keys_delete_state AFTER DELETE ON keys BEGIN
+        DELETE FROM key_state WHERE seq = old.seq;
+    END;",
 ];
 
 /// The schema version this library writes.

@@ -114,8 +114,8 @@ fn apply(info: &mut KeyInfo, p: Pending) {
 fn write(conn: &mut Connection, batch: &HashMap<String, Pending>) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stmt = tx.prepare_cached(
-        "UPDATE keys SET usage_count = usage_count + ?2, \
-         last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE id = ?1",
+        "UPDATE key_state SET usage_count = usage_count + ?2, \
+         last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = (SELECT seq FROM keys WHERE id = ?1)",
     )?;
     for (id, p) in batch {
         stmt.execute(rusqlite::params![id, i64::try_from(p.count).unwrap_or(i64::MAX), p.last_used_at])?;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rusqlite::Transaction;
 
-use super::cache::Found;
+use super::cache::Lookup;
 use super::rows::{load, KeyRow};
 use super::Keyhouse;
 use crate::error::{Error, Result};
@@ -35,12 +35,47 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let Some(shared) = self.load_for_verify(parts.id)? else {
-            self.hash_for_timing(key);
-            return Ok(VerifyResult::bare(Outcome::NotFound));
+        let mut lookup = self.load_for_verify(parts.id, true)?;
+        let new_hash = loop {
+            let Some(row) = &lookup.found else {
+                self.hash_for_timing(key);
+                return Ok(VerifyResult::bare(Outcome::NotFound));
+            };
+            match self.authenticate(key, parts.prefix, row)? {
+                Some(new_hash) => break new_hash,
+                None if lookup.fresh => return Ok(VerifyResult::bare(Outcome::NotFound)),
+                // A stale row's hash may predate a rehash whose old pepper
+                // has since been retired: only a fresh row can say no.
+                None => lookup = self.load_for_verify(parts.id, false)?,
+            }
         };
-        let stored = StoredHash::parse(&shared.hash)
-            .map_err(|_| Error::Store(format!("key {} has a corrupt hash", shared.info.id)))?;
+        let shared = lookup.found.expect("authenticated above");
+        if has_limits(&shared) {
+            // Credits and rate limits are decided again inside a write
+            // transaction on fresh state, so they hold exactly across
+            // threads and processes sharing the file. The row above, fresh
+            // or not, only proved the secret (an id's hash only ever changes
+            // to another hash of the same key) and chose this path.
+            return self.write(|tx| self.consume_in(tx, parts.id, new_hash, required_permissions, cost, now));
+        }
+        let mut row = Arc::unwrap_or_clone(shared);
+        if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
+            return Ok(self.refused(row, outcome, now));
+        }
+        if let Some(hash) = &new_hash {
+            self.write(|tx| rehash(tx, &row.info.id, hash))?;
+        }
+        self.usage.record(&mut row.info, now);
+        self.flush_if_due(now);
+        Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) })
+    }
+
+    /// Whether `key` is the key `row` holds the hash of; if so, the hash to
+    /// store instead when the configured pepper has changed since.
+    #[allow(clippy::option_option)]
+    fn authenticate(&self, key: &str, prefix: &str, row: &KeyRow) -> Result<Option<Option<String>>> {
+        let stored = StoredHash::parse(&row.hash)
+            .map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
         // A hash made with a pepper that is no longer configured cannot
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.
@@ -49,28 +84,14 @@ impl Keyhouse {
             self.hash_for_timing(key);
             false
         });
-        if shared.info.prefix != parts.prefix || !matched {
-            return Ok(VerifyResult::bare(Outcome::NotFound));
+        if row.info.prefix != prefix || !matched {
+            return Ok(None);
         }
-        let new_hash = (self.config.rehash_on_verify
-            && stored.pepper_id() != self.config.pepper.as_ref().map(Pepper::id))
-        .then(|| hash_key_unchecked(key, self.config.pepper.as_ref()));
-        let mut row = Arc::unwrap_or_clone(shared);
-        if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
-            return Ok(self.refused(row, outcome, now));
-        }
-        if !has_limits(&row) {
-            if let Some(hash) = &new_hash {
-                self.write(|tx| rehash(tx, &row.info.id, hash))?;
-            }
-            self.usage.record(&mut row.info, now);
-            self.flush_if_due(now);
-            return Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) });
-        }
-        // Credits and rate limits are decided again inside a write
-        // transaction on fresh state, so they hold exactly across threads
-        // and processes sharing the file.
-        self.write(|tx| self.consume_in(tx, parts.id, new_hash, required_permissions, cost, now))
+        let current = self.config.pepper.as_ref();
+        Ok(Some(
+            (self.config.rehash_on_verify && stored.pepper_id() != current.map(Pepper::id))
+                .then(|| hash_key_unchecked(key, current)),
+        ))
     }
 
     /// The write-transaction half of verify, for keys with limits.
@@ -83,9 +104,15 @@ impl Keyhouse {
         cost: u32,
         now: Timestamp,
     ) -> Result<VerifyResult> {
+        // Deleted since the secret was checked.
         let Some(mut row) = load(tx, id)? else { return Ok(VerifyResult::bare(Outcome::NotFound)) };
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
+        }
+        if !has_limits(&row) {
+            // Its limits were removed since it was cached: let the next
+            // verify read it afresh and take the path without a write.
+            self.forget_cached(id);
         }
         // During a roll's grace period the limits live on the new key.
         let mut source = match &row.limit_source {
@@ -96,21 +123,21 @@ impl Keyhouse {
         let decision = consume(holder, now, cost);
         if let Some(src) = &source {
             if matches!(decision, Limits::Admitted { .. }) {
-                src.save(tx, false)?;
+                src.save_state(tx)?;
             }
             // Callers see the balance the key actually spends.
             row.show_balance_of(src);
         }
         match decision {
             Limits::Admitted { rate_limit } => {
-                if let Some(hash) = new_hash {
-                    row.hash = hash;
+                if let Some(hash) = &new_hash {
+                    rehash(tx, id, hash)?;
                 }
                 record_use(&mut row.info, now);
                 if source.is_some() {
                     row.save_usage(tx)?;
                 } else {
-                    row.save(tx, false)?;
+                    row.save_state(tx)?;
                 }
                 self.usage.overlay(&mut row.info);
                 Ok(VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
@@ -145,18 +172,22 @@ impl Keyhouse {
         }
     }
 
-    /// The row for a verify, from the cache when nothing has committed since it was read.
-    fn load_for_verify(&self, id: &str) -> Result<Found> {
+    /// The row for a verify, from the cache when nothing has committed since
+    /// it was read. With `stale_limited`, a cached row of a key with limits
+    /// is returned even when stale: such a key is decided in a write
+    /// transaction, which reads it afresh, and reading it twice would double
+    /// the cost of every spend.
+    fn load_for_verify(&self, id: &str, stale_limited: bool) -> Result<Lookup> {
         let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
         {
             let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
             if let Some(cache) = cache.as_ref() {
-                return cache.get_or_load(id, from_store);
+                return cache.get_or_load(id, |row| stale_limited && has_limits(row), from_store);
             }
         }
         // Without the cache guard: an in-memory store reads through the
         // writer, and `close` holds the writer while it takes the cache.
-        from_store()
+        Ok(Lookup { found: from_store()?, fresh: true })
     }
 }
 
