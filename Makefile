@@ -99,7 +99,7 @@ bench-python: python-install
 	$(PY) bindings-python/bench/bench_verify.py
 
 bench-node: node-build
-	cd bindings-node/bench && npm install --no-audit --no-fund && node bench_verify.js
+	cd bindings-node/bench && npm install --no-audit --no-fund && node bench_verify.js && node bench_spend.js
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,98 @@
+'use strict'
+// A consuming verify (credits, a rate limit, or both) from Node: Keyhouse's
+// verifySync against a hand-written better-sqlite3 floor, in one run.
+//
+//   cd bindings-node/bench && npm install && node bench_spend.js [--calls N]
+//
+// The floor is the least an exact, cross-process-safe spend costs on SQLite:
+// BEGIN IMMEDIATE; SELECT the hash by id; timingSafeEqual; UPDATE ... SET
+// remaining = remaining - 1 WHERE id = ? AND remaining >= 1; COMMIT. Both
+// stores are WAL files of 1,000 keys with synchronous = NORMAL. Keyhouse
+// also checks format, checksum, status and permissions, and for a rate
+// limit runs GCRA.
+
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const Database = require('better-sqlite3')
+const { Keyhouse } = require('..')
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? Number(process.argv[i + 1]) : fallback
+}
+const KEYS = 1000
+const CALLS = arg('--calls', 5000)
+const REPEATS = arg('--repeats', 9)
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+function perCall(fn) {
+  const samples = []
+  for (let r = 0; r < REPEATS; r++) {
+    const t = process.hrtime.bigint()
+    for (let i = 0; i < CALLS; i++) fn()
+    samples.push(Number(process.hrtime.bigint() - t) / CALLS)
+  }
+  return median(samples)
+}
+
+const CREDITS = 1e12
+const HOUR = 3600
+const kinds = {
+  credits: { remaining: CREDITS },
+  rate_limit: { rateLimit: { limit: 1000000, window: HOUR } },
+  both: { remaining: CREDITS, rateLimit: { limit: 1000000, window: HOUR } },
+}
+
+function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhouse-spend-'))
+  try {
+    const kh = Keyhouse.open(path.join(dir, 'keyhouse.db'))
+    kh.createManySync(Array.from({ length: KEYS }, () => ({})))
+    const keys = Object.fromEntries(Object.entries(kinds).map(([name, o]) => [name, kh.createSync(o).key]))
+
+    const db = new Database(path.join(dir, 'floor.db'))
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.exec('CREATE TABLE keys (id TEXT PRIMARY KEY, hash BLOB NOT NULL, remaining INTEGER)')
+    const insert = db.prepare('INSERT INTO keys VALUES (?, ?, ?)')
+    const idOf = (key) => key.split('_').slice(-2)[0]
+    const sha = (key) => crypto.createHash('sha256').update(key).digest()
+    db.transaction(() => {
+      for (let i = 0; i < KEYS; i++) insert.run(crypto.randomBytes(16).toString('hex'), sha(String(i)), CREDITS)
+      insert.run(idOf(keys.credits), sha(keys.credits), CREDITS)
+    })()
+    const select = db.prepare('SELECT hash FROM keys WHERE id = ?')
+    const spend = db.prepare('UPDATE keys SET remaining = remaining - 1 WHERE id = ? AND remaining >= 1')
+    const begin = db.prepare('BEGIN IMMEDIATE')
+    const commit = db.prepare('COMMIT')
+    const floor = () => {
+      const key = keys.credits
+      const id = idOf(key)
+      begin.run()
+      const row = select.get(id)
+      const ok = row !== undefined && crypto.timingSafeEqual(row.hash, sha(key)) && spend.run(id).changes === 1
+      commit.run()
+      return ok
+    }
+
+    if (!floor()) throw new Error('floor setup failed')
+    console.log(`${'key'.padEnd(11)} ${'floor µs'.padStart(9)} ${'Keyhouse µs'.padStart(12)} ${'Keyhouse/floor'.padStart(15)}`)
+    for (const [name, key] of Object.entries(keys)) {
+      const ours = () => kh.verifySync(key).outcome === 'VALID'
+      if (!ours()) throw new Error(`${name}: setup failed`)
+      perCall(floor)
+      perCall(ours)
+      const base = perCall(floor) / 1000
+      const mine = perCall(ours) / 1000
+      console.log(`${name.padEnd(11)} ${base.toFixed(2).padStart(9)} ${mine.toFixed(2).padStart(12)} ${(mine / base).toFixed(2).padStart(14)}x`)
+    }
+    kh.closeSync()
+    db.close()
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+main()
