@@ -97,6 +97,7 @@ bench:
 
 bench-python: python-install
 	$(PY) bindings-python/bench/bench_verify.py
+	$(PY) bindings-python/bench/bench_spend_processes.py
 
 bench-node: node-build
 	cd bindings-node/bench && npm install --no-audit --no-fund && node bench_verify.js && node bench_spend.js
