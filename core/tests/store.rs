@@ -566,6 +566,15 @@ fn rolled_keys_share_one_balance() {
     }
     let valid = (0..3).flat_map(|_| &keys).filter(|k| kh.verify(&k.key, &[], 1).unwrap().is_valid()).count();
     assert_eq!(valid, 3);
+    // Every generation shows the one balance, whether read alone or listed.
+    let listed = kh.list(&ListOptions::default()).unwrap().keys;
+    assert!(listed.iter().all(|k| k.remaining == Some(0)), "{listed:?}");
+    assert!(keys.iter().all(|k| kh.get(&k.info.id).unwrap().remaining == Some(0)));
+    kh.update(&keys[3].info.id, UpdateOptions { remaining: Some(Some(7)), ..Default::default() }).unwrap();
+    let listed = kh.list(&ListOptions::default()).unwrap().keys;
+    assert!(listed.iter().all(|k| k.remaining == Some(7)), "{listed:?}");
+    assert!(keys.iter().all(|k| kh.get(&k.info.id).unwrap().remaining == Some(7)));
+    kh.update(&keys[3].info.id, UpdateOptions { remaining: Some(Some(0)), ..Default::default() }).unwrap();
     // A key rolled before its replacement got limits spends them too.
     let plain = kh.create(CreateOptions::default()).unwrap();
     let next = kh.roll(&plain.info.id, Duration::from_secs(3600)).unwrap();

@@ -161,9 +161,7 @@ impl Keyhouse {
         let now = self.now();
         let row = self.read(|c| {
             let mut row = load_existing(c, id)?;
-            if let Some(src) = row.limit_source.as_deref().map(|s| load(c, s)).transpose()?.flatten() {
-                row.show_balance_of(&src);
-            }
+            show_shared_balance(c, &mut row)?;
             Ok(row)
         })?;
         Ok(self.present(row, now))
@@ -199,8 +197,12 @@ impl Keyhouse {
                 params.push((":after_t", t));
                 params.push((":after_id", id));
             }
-            let rows = stmt.query_map(params.as_slice(), KeyRow::from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let mut rows =
+                stmt.query_map(params.as_slice(), KeyRow::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            for row in &mut rows {
+                show_shared_balance(c, row)?;
+            }
+            Ok(rows)
         })?;
         let next_cursor = if rows.len() > options.limit as usize {
             rows.truncate(options.limit as usize);
@@ -494,6 +496,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a connection leaves at worst an open
     // transaction, which the Transaction guard has already rolled back.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Shows on a key in its grace period after a roll the balance it spends:
+/// its replacement's, as `get`, `list` and `verify` all do.
+fn show_shared_balance(conn: &Connection, row: &mut KeyRow) -> Result<()> {
+    if let Some(src) = row.limit_source.as_deref().map(|s| load(conn, s)).transpose()?.flatten() {
+        row.show_balance_of(&src);
+    }
+    Ok(())
 }
 
 /// Keys of `owner` that can still verify: neither revoked nor expired.
