@@ -42,6 +42,8 @@ export interface KeyhouseConfig {
   maxKeysPerOwner?: number | null
   usageFlushInterval?: number
   busyTimeout?: number
+  /** Whether a verify re-hashes, with `pepper`, a key whose stored hash uses an older pepper (or none). Default true. */
+  rehashOnVerify?: boolean
 }
 
 /** What to create. Durations are in seconds. */

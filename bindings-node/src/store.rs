@@ -339,6 +339,7 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
         "maxKeysPerOwner",
         "usageFlushInterval",
         "busyTimeout",
+        "rehashOnVerify",
     ];
     let mut c = Config::default();
     options(env, "config", v, KNOWN, |name, v| {
@@ -357,6 +358,7 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
             "maxKeysPerOwner" => c.max_keys_per_owner = Some(integer(env, name, v, 0.0, f64::from(u32::MAX))? as u32),
             "usageFlushInterval" => c.usage_flush_interval = seconds(env, name, v)?,
             "busyTimeout" => c.busy_timeout = seconds(env, name, v)?,
+            "rehashOnVerify" => c.rehash_on_verify = boolean(env, name, v)?,
             _ => return Err(unhandled(name)),
         }
         Ok(())

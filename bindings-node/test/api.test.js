@@ -116,6 +116,26 @@ test('createMany is all or nothing', async () => {
   assert.equal(store.createManySync([{}, {}, {}]).length, 3)
 })
 
+test('rehashOnVerify: false leaves the stored hash as it was', (t) => {
+  const db = tempDb(t)
+  const p1 = { id: 'p1', secret: Buffer.alloc(32, 1) }
+  const p2 = { id: 'p2', secret: Buffer.alloc(32, 2) }
+  const old = kh.Keyhouse.open(db, { pepper: p1 })
+  const key = old.createSync().key
+  const rotating = (rehashOnVerify) => kh.Keyhouse.open(db, { pepper: p2, previousPeppers: [p1], rehashOnVerify })
+  const off = rotating(false)
+  assert.equal(off.verifySync(key).outcome, 'VALID')
+  off.closeSync()
+  // Still hashed with p1: a store that knows only p1 accepts it.
+  assert.equal(old.verifySync(key).outcome, 'VALID')
+  const on = rotating(true)
+  assert.equal(on.verifySync(key).outcome, 'VALID')
+  on.closeSync()
+  assert.equal(old.verifySync(key).outcome, 'NOT_FOUND')
+  old.closeSync()
+  assert.throws(() => kh.Keyhouse.open(':memory:', { rehashOnVerify: 'no' }), TypeError)
+})
+
 test('owner key limit, config defaults, peppers', () => {
   const pepper = { id: 'p1', secret: Buffer.alloc(32, 7) }
   const store = kh.Keyhouse.open(':memory:', { maxKeysPerOwner: 1, defaultPrefix: 'svc', defaultPermissions: ['r'], defaultExpiry: 60, pepper })

@@ -221,6 +221,7 @@ const CONFIG_OPTIONS: &[&str] = &[
     "max_keys_per_owner",
     "usage_flush_interval",
     "busy_timeout",
+    "rehash_on_verify",
 ];
 
 /// The store configuration from keyword arguments.
@@ -244,6 +245,7 @@ pub fn config_from_py(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "max_keys_per_owner" => c.max_keys_per_owner = Some(int_in(name, v, 0, u32::MAX.into())?),
             "usage_flush_interval" => c.usage_flush_interval = duration_from_py(name, v)?,
             "busy_timeout" => c.busy_timeout = duration_from_py(name, v)?,
+            "rehash_on_verify" => c.rehash_on_verify = boolean(name, v)?,
             _ => return Ok(false),
         }
         Ok(true)

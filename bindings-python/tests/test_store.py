@@ -145,6 +145,18 @@ def test_pepper_config_and_rotation(db_path):
         assert raw.execute("SELECT hash FROM keys").fetchone()[0].startswith("hmac-sha256$p2$")
 
 
+def test_rehash_on_verify_can_be_turned_off(db_path):
+    p1, p2 = keyhouse.Pepper("p1", b"1" * 32), keyhouse.Pepper("p2", b"2" * 32)
+    with keyhouse.Keyhouse(db_path, pepper=p1) as kh:
+        c = kh.create()
+    with keyhouse.Keyhouse(db_path, pepper=p2, previous_peppers=[p1], rehash_on_verify=False) as kh:
+        assert kh.verify(c.key).is_valid()
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT hash FROM keys").fetchone()[0].startswith("hmac-sha256$p1$")
+    with pytest.raises(TypeError):
+        keyhouse.Keyhouse(":memory:", rehash_on_verify="no")
+
+
 def test_config_defaults_apply():
     with keyhouse.Keyhouse(":memory:", default_prefix="svc", default_permissions=["r"], default_expiry=60) as kh:
         info = kh.create().info

@@ -125,6 +125,9 @@ pub fn core_config(config: Option<Config>) -> Result<keyhouse::Config> {
     if let Some(d) = opt_duration("busy_timeout", config.busy_timeout)? {
         c.busy_timeout = d;
     }
+    if let Some(rehash) = config.rehash_on_verify {
+        c.rehash_on_verify = rehash;
+    }
     Ok(c)
 }
 

@@ -373,6 +373,10 @@ pub struct Config {
     /// How long to wait for a lock held by another connection; 5 s when unset.
     #[uniffi(default)]
     pub busy_timeout: Option<TimeSpan>,
+    /// Whether a verify re-hashes, with `pepper`, a key whose stored hash
+    /// uses an older pepper (or none); true when unset.
+    #[uniffi(default)]
+    pub rehash_on_verify: Option<bool>,
 }
 
 impl From<keyhouse::Refill> for Refill {

@@ -169,6 +169,7 @@ class Keyhouse:
         max_keys_per_owner: Optional[int] = ...,
         usage_flush_interval: Seconds = ...,
         busy_timeout: Seconds = ...,
+        rehash_on_verify: bool = ...,
     ) -> None: ...
     def create(
         self,

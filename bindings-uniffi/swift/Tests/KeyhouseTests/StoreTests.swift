@@ -148,6 +148,19 @@ final class StoreTests: XCTestCase {
         XCTAssertTrue(try Keyhouse.open(path: path, config: Config(pepper: new)).verify(key: key).isValid())
     }
 
+    func testRehashOnVerifyCanBeTurnedOff() throws {
+        let path = try Support.tempDb()
+        let old = try Pepper(id: "old", secret: Data(repeating: 1, count: 32))
+        let new = try Pepper(id: "new", secret: Data(repeating: 2, count: 32))
+        let key = try Keyhouse.open(path: path, config: Config(pepper: old)).create().key()
+        let rotating = { (rehash: Bool) in Config(pepper: new, previousPeppers: [old], rehashOnVerify: rehash) }
+        XCTAssertTrue(try Keyhouse.open(path: path, config: rotating(false)).verify(key: key).isValid())
+        // Still hashed with the old pepper: a store that knows only it accepts the key.
+        XCTAssertTrue(try Keyhouse.open(path: path, config: Config(pepper: old)).verify(key: key).isValid())
+        XCTAssertTrue(try Keyhouse.open(path: path, config: rotating(true)).verify(key: key).isValid())
+        XCTAssertEqual(try Keyhouse.open(path: path, config: Config(pepper: old)).verify(key: key).outcome, .notFound)
+    }
+
     func testOneStoreServesManyThreads() throws {
         let store = try Keyhouse.open(path: try Support.tempDb())
         let key = try store.create(options: CreateOptions(remaining: 400)).key()

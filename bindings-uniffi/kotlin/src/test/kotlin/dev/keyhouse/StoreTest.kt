@@ -171,6 +171,20 @@ class StoreTest {
     }
 
     @Test
+    fun rehashOnVerifyCanBeTurnedOff() {
+        val path = Support.tempDb()
+        val old = Pepper("old", ByteArray(32) { 1 })
+        val new = Pepper("new", ByteArray(32) { 2 })
+        val key = Keyhouse.open(path, Config(pepper = old)).use { it.create().key() }
+        val rotating = { rehash: Boolean -> Config(pepper = new, previousPeppers = listOf(old), rehashOnVerify = rehash) }
+        Keyhouse.open(path, rotating(false)).use { assertTrue(it.verify(key).isValid()) }
+        // Still hashed with the old pepper: a store that knows only it accepts the key.
+        Keyhouse.open(path, Config(pepper = old)).use { assertTrue(it.verify(key).isValid()) }
+        Keyhouse.open(path, rotating(true)).use { assertTrue(it.verify(key).isValid()) }
+        Keyhouse.open(path, Config(pepper = old)).use { assertEquals(Outcome.NOT_FOUND, it.verify(key).outcome) }
+    }
+
+    @Test
     fun oneStoreServesManyThreads() {
         val path = Support.tempDb()
         Keyhouse.open(path).use { store ->
