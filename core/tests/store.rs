@@ -640,3 +640,80 @@ fn a_stale_row_hashed_with_a_retired_pepper_is_read_again() {
     // The cached row names the retired pepper; the fresh one matches.
     assert!(new_only.verify(&c.key, &[], 1).unwrap().is_valid());
 }
+
+#[test]
+fn a_refused_or_deleted_key_with_limits_is_answered_without_the_write_lock() {
+    let dir = TempDir::new("refused-no-lock");
+    let config = Config { busy_timeout: Duration::from_millis(200), ..Config::default() };
+    let service = Keyhouse::open(dir.db(), config.clone()).unwrap();
+    let admin = Keyhouse::open(dir.db(), config).unwrap();
+    let revoked = service.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    let deleted = service.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    for k in [&revoked, &deleted] {
+        assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
+    }
+    admin.revoke(&revoked.info.id).unwrap();
+    admin.delete(&deleted.info.id).unwrap();
+    // The first verify after the change may take the write path once.
+    assert_eq!(service.verify(&revoked.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+    assert_eq!(service.verify(&deleted.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+    // Another process holds the write lock: later verifies must not need it.
+    let holder = Connection::open(dir.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for _ in 0..3 {
+        assert_eq!(service.verify(&revoked.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+        assert_eq!(service.verify(&deleted.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+    }
+    holder.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn after_a_rehash_spends_do_not_rewrite_the_hash_again() {
+    let dir = TempDir::new("rehash-once");
+    let (p1, p2) = (Pepper::new("p1", &[1; 32]).unwrap(), Pepper::new("p2", &[2; 32]).unwrap());
+    let old = Keyhouse::open(dir.db(), Config { pepper: Some(p1.clone()), ..Config::default() }).unwrap();
+    let c = old.create(CreateOptions { remaining: Some(100), ..Default::default() }).unwrap();
+    let rotating = Config { pepper: Some(p2), previous_peppers: vec![p1], ..Config::default() };
+    let service = Keyhouse::open(dir.db(), rotating).unwrap();
+    let counter = Connection::open(dir.db()).unwrap();
+    counter
+        .execute_batch(
+            "CREATE TABLE hash_writes (n INTEGER); INSERT INTO hash_writes VALUES (0);
+             CREATE TRIGGER count_hash_writes AFTER UPDATE OF hash ON keys
+             BEGIN UPDATE hash_writes SET n = n + 1; END;",
+        )
+        .unwrap();
+    for _ in 0..5 {
+        assert!(service.verify(&c.key, &[], 1).unwrap().is_valid());
+    }
+    let n: i64 = counter.query_row("SELECT n FROM hash_writes", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1, "the key was re-hashed once, then spent with its new hash");
+    assert_eq!(service.get(&c.info.id).unwrap().remaining, Some(95));
+}
+
+#[test]
+fn a_state_row_left_behind_by_another_tool_does_not_block_create() {
+    let dir = TempDir::new("orphan-state");
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    kh.create(CreateOptions::default()).unwrap();
+    let other = Connection::open(dir.db()).unwrap();
+    other.execute("INSERT INTO key_state (seq, usage_count) VALUES ((SELECT max(seq) + 1 FROM keys), 99)", []).unwrap();
+    let c = kh.create(CreateOptions { remaining: Some(3), ..Default::default() }).unwrap();
+    let info = kh.get(&c.info.id).unwrap();
+    assert_eq!((info.usage_count, info.remaining), (0, Some(3)));
+}
+
+#[test]
+fn a_migration_that_cannot_run_says_why_and_changes_nothing() {
+    let dir = TempDir::new("migrate-blocked");
+    let old = Connection::open(dir.db()).unwrap();
+    old.execute_batch(SCHEMA_V2_FILE).unwrap();
+    old.execute_batch("CREATE INDEX my_unused_keys ON keys (last_used_at);").unwrap();
+    drop(old);
+    let err = Keyhouse::open(dir.db(), Config::default()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreError);
+    assert!(err.to_string().contains("from version 2 to 3"), "{err}");
+    let conn = Connection::open(dir.db()).unwrap();
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, 2);
+}

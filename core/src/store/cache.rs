@@ -151,12 +151,16 @@ impl Clock {
         Clock { index: HashMap::new(), slots: Vec::new(), hand: 0, capacity }
     }
 
-    /// The entry for `id`, and whether it is fresh (nothing has committed
-    /// since it was read). Only fresh entries count as used.
-    fn get(&mut self, id: &str, now: &Header) -> Option<(&Found, bool)> {
+    /// The entry for `id` if it is fresh (nothing has committed since it was
+    /// read) or `stale_ok` accepts it, and whether it is fresh. An entry
+    /// returned counts as used.
+    fn get(&mut self, id: &str, now: &Header, stale_ok: impl Fn(&Found) -> bool) -> Option<(&Found, bool)> {
         let slot = &mut self.slots[*self.index.get(id)?];
         let fresh = slot.seen == *now;
-        slot.used |= fresh;
+        if !fresh && !stale_ok(&slot.found) {
+            return None;
+        }
+        slot.used = true;
         Some((&slot.found, fresh))
     }
 
@@ -230,12 +234,10 @@ impl VerifyCache {
         load: impl FnOnce() -> Result<Found, E>,
     ) -> Result<Lookup, E> {
         let Some(before) = self.wal.read() else { return Ok(Lookup { found: load()?, fresh: true }) };
-        if let Some((found, fresh)) = lock(&self.rows).get(id, &before) {
-            if fresh || found.as_deref().is_some_and(&stale_ok) {
-                return Ok(Lookup { found: found.clone(), fresh });
-            }
+        if let Some((found, fresh)) = lock(&self.rows).get(id, &before, |f| f.as_deref().is_some_and(&stale_ok)) {
+            return Ok(Lookup { found: found.clone(), fresh });
         }
-        if lock(&self.misses).get(id, &before).is_some_and(|(_, fresh)| fresh) {
+        if lock(&self.misses).get(id, &before, |_| false).is_some() {
             return Ok(Lookup { found: None, fresh: true });
         }
         let found = load()?;
@@ -279,13 +281,13 @@ mod tests {
         for id in ["a", "b", "c"] {
             c.put(id, header(1), None);
         }
-        assert!(c.get("a", &header(1)).is_some());
-        assert!(c.get("b", &header(2)).is_some_and(|(_, fresh)| !fresh), "a stale entry is not a use");
+        assert!(c.get("a", &header(1), |_| false).is_some());
+        assert!(c.get("b", &header(2), |_| false).is_none(), "a stale entry not asked for is not a use");
         c.put("d", header(1), None);
         c.put("e", header(1), None);
         assert_eq!(c.len(), 3);
-        assert!(c.get("a", &header(1)).is_some(), "the used entry survives");
-        assert!(c.get("b", &header(1)).is_none() && c.get("c", &header(1)).is_none());
+        assert!(c.get("a", &header(1), |_| false).is_some(), "the used entry survives");
+        assert!(c.get("b", &header(1), |_| false).is_none() && c.get("c", &header(1), |_| false).is_none());
         assert_eq!(c.index.len(), 3);
     }
 
@@ -298,8 +300,8 @@ mod tests {
         c.remove("a");
         c.remove("zz");
         assert_eq!(c.len(), 2);
-        assert!(c.get("a", &header(1)).is_none());
-        assert!(c.get("b", &header(1)).is_some() && c.get("c", &header(1)).is_some());
+        assert!(c.get("a", &header(1), |_| false).is_none());
+        assert!(c.get("b", &header(1), |_| false).is_some() && c.get("c", &header(1), |_| false).is_some());
         c.put("d", header(1), None);
         c.put("e", header(1), None);
         assert_eq!((c.len(), c.index.len()), (3, 3));
@@ -312,9 +314,10 @@ mod tests {
     fn a_changed_header_misses() {
         let mut c = Clock::new(2);
         c.put("a", header(1), None);
-        assert!(c.get("a", &header(2)).is_some_and(|(_, fresh)| !fresh));
+        assert!(c.get("a", &header(2), |_| false).is_none());
+        assert!(c.get("a", &header(2), |_| true).is_some_and(|(_, fresh)| !fresh));
         c.put("a", header(2), None);
-        assert!(c.get("a", &header(2)).is_some_and(|(_, fresh)| fresh));
+        assert!(c.get("a", &header(2), |_| false).is_some_and(|(_, fresh)| fresh));
         assert_eq!(c.len(), 1);
     }
 }

@@ -79,7 +79,7 @@ impl Keyhouse {
         let in_memory = path == Path::new(MEMORY_PATH);
         let mut writer = if in_memory { Connection::open_in_memory()? } else { Connection::open(path)? };
         schema::configure(&writer, config.busy_timeout, true)?;
-        schema::migrate(&mut writer, !in_memory)?;
+        schema::migrate(&mut writer, !in_memory, config.busy_timeout)?;
         let readers = if in_memory {
             // Each in-memory connection is its own database, so all go through the writer.
             Vec::new()

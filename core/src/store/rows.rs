@@ -168,7 +168,9 @@ impl KeyRow {
     fn write_state(&self, conn: &Connection, seq: i64, insert: bool) -> Result<()> {
         let i = &self.info;
         let sql = if insert {
-            "INSERT INTO key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \
+            // OR REPLACE: a state row left behind by a delete that skipped the
+            // trigger (another tool's REPLACE) must not block every later create.
+            "INSERT OR REPLACE INTO key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         } else {
             "UPDATE key_state SET usage_count = ?2, last_used_at = ?3, remaining = ?4, last_refill_at = ?5, \

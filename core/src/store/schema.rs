@@ -85,14 +85,33 @@ pub(crate) fn configure(conn: &Connection, busy_timeout: std::time::Duration, wr
     Ok(())
 }
 
-/// Switches a file database to WAL and brings its schema up to date.
-pub(crate) fn migrate(conn: &mut Connection, file_backed: bool) -> Result<()> {
+/// How long `open` waits for another process that is migrating the same
+/// file: a migration rewrites every key (schema 3 took ~8 s for 1M keys).
+const MIGRATION_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Switches a file database to WAL and brings its schema up to date, then
+/// restores `busy_timeout`.
+pub(crate) fn migrate(conn: &mut Connection, file_backed: bool, busy_timeout: std::time::Duration) -> Result<()> {
     if file_backed {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Store(format!("could not switch the database to WAL (got {mode})")));
         }
     }
+    // Up to date (the common case): no write lock, so opening never waits
+    // behind another process's writes.
+    if conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.busy_timeout(MIGRATION_WAIT)?;
+    let migrated = migrate_locked(conn);
+    conn.busy_timeout(busy_timeout)?;
+    migrated
+}
+
+/// Runs the migrations the file still needs, under SQLite's write lock, so
+/// that of many processes opening an old file at once exactly one migrates.
+fn migrate_locked(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
@@ -101,8 +120,14 @@ pub(crate) fn migrate(conn: &mut Connection, file_backed: bool) -> Result<()> {
     if found < 0 {
         return Err(Error::Store(format!("database has a negative schema version {found}")));
     }
-    for sql in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(sql)?;
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql).map_err(|e| {
+            Error::Store(format!(
+                "migrating the schema from version {from} to {} failed, nothing was changed: {e} \
+                 (an index, view or trigger added to the keys table by hand can block it)",
+                from + 1
+            ))
+        })?;
     }
     if found < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

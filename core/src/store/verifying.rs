@@ -35,28 +35,42 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let mut lookup = self.load_for_verify(parts.id, true)?;
+        let mut lookup = self.load_for_verify(parts.id, |row| {
+            // Only a key that would go on to spend needs no fresh read here.
+            has_limits(row) && status_outcome(&row.info, now, required_permissions).is_none()
+        })?;
+        let mut hashed = false;
         let new_hash = loop {
-            let Some(row) = &lookup.found else {
-                self.hash_for_timing(key);
+            let Some(row) = lookup.found.clone() else {
+                if !hashed {
+                    self.hash_for_timing(key);
+                }
                 return Ok(VerifyResult::bare(Outcome::NotFound));
             };
-            match self.authenticate(key, parts.prefix, row)? {
+            match self.authenticate(key, parts.prefix, &row)? {
                 Some(new_hash) => break new_hash,
                 None if lookup.fresh => return Ok(VerifyResult::bare(Outcome::NotFound)),
                 // A stale row's hash may predate a rehash whose old pepper
-                // has since been retired: only a fresh row can say no.
-                None => lookup = self.load_for_verify(parts.id, false)?,
+                // has since been retired: only a fresh row can say no. The
+                // key was hashed once already, as for any wrong secret, so
+                // a second hash is spent only on a changed row.
+                None => {
+                    hashed = true;
+                    lookup = self.load_for_verify(parts.id, |_| false)?;
+                    if lookup.found.as_ref().is_some_and(|fresh| same_secret(fresh, &row)) {
+                        return Ok(VerifyResult::bare(Outcome::NotFound));
+                    }
+                }
             }
         };
         let shared = lookup.found.expect("authenticated above");
-        if has_limits(&shared) {
+        if has_limits(&shared) && !(lookup.fresh && status_outcome(&shared.info, now, required_permissions).is_some()) {
             // Credits and rate limits are decided again inside a write
             // transaction on fresh state, so they hold exactly across
             // threads and processes sharing the file. The row above, fresh
-            // or not, only proved the secret (an id's hash only ever changes
-            // to another hash of the same key) and chose this path.
-            return self.write(|tx| self.consume_in(tx, parts.id, new_hash, required_permissions, cost, now));
+            // or not, only proved the secret and chose this path.
+            let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
+            return self.write(|tx| self.consume_in(tx, spend));
         }
         let mut row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
@@ -95,18 +109,26 @@ impl Keyhouse {
     }
 
     /// The write-transaction half of verify, for keys with limits.
-    fn consume_in(
-        &self,
-        tx: &Transaction<'_>,
-        id: &str,
-        new_hash: Option<String>,
-        required_permissions: &[&str],
-        cost: u32,
-        now: Timestamp,
-    ) -> Result<VerifyResult> {
+    fn consume_in(&self, tx: &Transaction<'_>, spend: Spend<'_>) -> Result<VerifyResult> {
+        let Spend { key, prefix, proved, mut new_hash, required_permissions, cost, now } = spend;
+        let id = proved.info.id.as_str();
         // Deleted since the secret was checked.
-        let Some(mut row) = load(tx, id)? else { return Ok(VerifyResult::bare(Outcome::NotFound)) };
+        let Some(mut row) = load(tx, id)? else {
+            self.forget_cached(id);
+            return Ok(VerifyResult::bare(Outcome::NotFound));
+        };
+        if !same_secret(&row, proved) {
+            // Re-hashed since the cached copy was read: prove the secret
+            // again, and decide any rehash from the stored hash, not the old one.
+            self.forget_cached(id);
+            match self.authenticate(key, prefix, &row)? {
+                Some(hash) => new_hash = hash,
+                None => return Ok(VerifyResult::bare(Outcome::NotFound)),
+            }
+        }
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
+            // Refused keys are answered from a fresh cached row next time, without a write.
+            self.forget_cached(id);
             return Ok(self.refused(row, outcome, now));
         }
         if !has_limits(&row) {
@@ -132,6 +154,8 @@ impl Keyhouse {
             Limits::Admitted { rate_limit } => {
                 if let Some(hash) = &new_hash {
                     rehash(tx, id, hash)?;
+                    // The cached copy holds the old hash; read the new one next time.
+                    self.forget_cached(id);
                 }
                 record_use(&mut row.info, now);
                 if source.is_some() {
@@ -173,22 +197,40 @@ impl Keyhouse {
     }
 
     /// The row for a verify, from the cache when nothing has committed since
-    /// it was read. With `stale_limited`, a cached row of a key with limits
-    /// is returned even when stale: such a key is decided in a write
-    /// transaction, which reads it afresh, and reading it twice would double
-    /// the cost of every spend.
-    fn load_for_verify(&self, id: &str, stale_limited: bool) -> Result<Lookup> {
+    /// it was read. A stale cached row that `stale_ok` accepts is returned
+    /// as is: a key about to spend is decided in a write transaction, which
+    /// reads it afresh, and reading it twice would double every spend's cost.
+    fn load_for_verify(&self, id: &str, stale_ok: impl Fn(&KeyRow) -> bool) -> Result<Lookup> {
         let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
         {
             let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
             if let Some(cache) = cache.as_ref() {
-                return cache.get_or_load(id, |row| stale_limited && has_limits(row), from_store);
+                return cache.get_or_load(id, stale_ok, from_store);
             }
         }
         // Without the cache guard: an in-memory store reads through the
         // writer, and `close` holds the writer while it takes the cache.
         Ok(Lookup { found: from_store()?, fresh: true })
     }
+}
+
+/// A consuming verify, passed from the read half to the write half.
+struct Spend<'a> {
+    key: &'a str,
+    prefix: &'a str,
+    /// The row the secret was checked against (perhaps a stale copy).
+    proved: &'a KeyRow,
+    new_hash: Option<String>,
+    required_permissions: &'a [&'a str],
+    cost: u32,
+    now: Timestamp,
+}
+
+/// Whether two copies of a key hold the same hash: an id's hash changes only
+/// when the same key is re-hashed, so a secret proved against one is proved
+/// against the other.
+fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
+    a.hash == b.hash && a.info.prefix == b.info.prefix
 }
 
 fn rehash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<()> {
