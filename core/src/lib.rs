@@ -45,6 +45,6 @@ pub use model::{
     CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, Metadata, Outcome, RateLimit, RateLimitState, Refill,
     UpdateOptions, VerifyResult,
 };
-pub use store::schema::SCHEMA_VERSION;
+pub use store::sqlite::schema::SCHEMA_VERSION;
 pub use store::Keyhouse;
 pub use time::{duration_millis, parse_duration, Timestamp, MAX_DURATION, MAX_TIMESTAMP, MIN_TIMESTAMP};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::model::{KeyInfo, Outcome, RateLimitState};
 use crate::permissions::covers_all;
 use crate::ratelimit::{self, Decision};
-use crate::store::rows::KeyRow;
+use crate::store::row::KeyRow;
 use crate::time::duration_millis;
 use crate::Timestamp;
 

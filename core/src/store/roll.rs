@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use super::rows::load_existing;
-use super::{active_keys, check_id, Keyhouse};
+use super::checks::check_id;
+use super::sqlite::{self, load_existing};
+use super::Keyhouse;
 use crate::error::{Error, Result};
 use crate::model::CreatedKey;
 use crate::verify::apply_refill;
@@ -32,7 +33,7 @@ impl Keyhouse {
         check_id(id)?;
         let now = self.now();
         let grace_end = now.checked_add(grace).ok_or_else(|| Error::invalid("grace period reaches past 9999-12-31"))?;
-        self.write(|tx| {
+        self.db.write(|tx| {
             let mut old = load_existing(tx, id)?;
             if old.info.revoked_at.is_some() {
                 return Err(Error::invalid(format!("key {id} is revoked and cannot be rolled")));
@@ -50,7 +51,7 @@ impl Keyhouse {
             });
             let expires_at = self.resolve_expiry(lifetime, None, now)?;
             if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, old.info.owner_id.as_deref()) {
-                if active_keys(tx, owner, now)?.saturating_sub(1) >= limit {
+                if sqlite::active_keys(tx, owner, now)?.saturating_sub(1) >= limit {
                     return Err(Error::KeyLimitExceeded { owner_id: owner.to_owned(), limit });
                 }
             }
@@ -78,8 +79,7 @@ impl Keyhouse {
             old.save(tx, false)?;
             new.save(tx, true)?;
             // Earlier generations still in their grace period follow the balance.
-            tx.prepare_cached("UPDATE keys SET limit_source = ?2 WHERE limit_source = ?1")?
-                .execute([id, new.info.id.as_str()])?;
+            sqlite::relink_limit_source(tx, id, &new.info.id)?;
             Ok(CreatedKey { key: generated.key, info: new.info })
         })
     }

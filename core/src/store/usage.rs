@@ -8,16 +8,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, TransactionBehavior};
-
 use crate::error::Result;
 use crate::model::KeyInfo;
 use crate::Timestamp;
 
+/// Usage of one key not yet written: how many verifies, and the latest.
 #[derive(Clone, Copy, Debug, Default)]
-struct Pending {
-    count: u64,
-    last_used_at: i64,
+pub(crate) struct Pending {
+    pub count: u64,
+    pub last_used_at: i64,
 }
 
 /// Usage not yet written to the store.
@@ -78,14 +77,15 @@ impl UsageBuffer {
                 .is_ok()
     }
 
-    /// Writes all pending usage in one transaction. If the write fails the
-    /// counts are put back, so nothing is lost.
-    pub(crate) fn flush(&self, conn: &mut Connection) -> Result<()> {
+    /// Hands all pending usage to `write`, which adds it to the store in
+    /// one transaction. If the write fails the counts are put back, so
+    /// nothing is lost.
+    pub(crate) fn flush(&self, write: impl FnOnce(&HashMap<String, Pending>) -> Result<()>) -> Result<()> {
         let batch: HashMap<String, Pending> = std::mem::take(&mut *self.lock());
         if batch.is_empty() {
             return Ok(());
         }
-        match write(conn, &batch) {
+        match write(&batch) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let mut pending = self.lock();
@@ -109,18 +109,4 @@ fn apply(info: &mut KeyInfo, p: Pending) {
     info.usage_count += p.count;
     let last = Timestamp::from_millis(p.last_used_at);
     info.last_used_at = Some(info.last_used_at.map_or(last, |t| t.max(last)));
-}
-
-fn write(conn: &mut Connection, batch: &HashMap<String, Pending>) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut stmt = tx.prepare_cached(
-        "UPDATE key_state SET usage_count = usage_count + ?2, \
-         last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = (SELECT seq FROM keys WHERE id = ?1)",
-    )?;
-    for (id, p) in batch {
-        stmt.execute(rusqlite::params![id, i64::try_from(p.count).unwrap_or(i64::MAX), p.last_used_at])?;
-    }
-    drop(stmt);
-    tx.commit()?;
-    Ok(())
 }

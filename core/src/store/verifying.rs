@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use rusqlite::Transaction;
 
-use super::cache::Lookup;
-use super::rows::{load, KeyRow};
+use super::row::KeyRow;
+use super::sqlite::{load, rehash};
 use super::Keyhouse;
 use crate::error::{Error, Result};
 use crate::format::parse_parts;
@@ -35,7 +35,7 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let mut lookup = self.load_for_verify(parts.id, |row| {
+        let mut lookup = self.db.lookup(parts.id, |row| {
             // Only a key that would go on to spend needs no fresh read here.
             has_limits(row) && status_outcome(&row.info, now, required_permissions).is_none()
         })?;
@@ -56,7 +56,7 @@ impl Keyhouse {
                 // a second hash is spent only on a changed row.
                 None => {
                     hashed = true;
-                    lookup = self.load_for_verify(parts.id, |_| false)?;
+                    lookup = self.db.lookup(parts.id, |_| false)?;
                     if lookup.found.as_ref().is_some_and(|fresh| same_secret(fresh, &row)) {
                         return Ok(VerifyResult::bare(Outcome::NotFound));
                     }
@@ -70,14 +70,14 @@ impl Keyhouse {
             // threads and processes sharing the file. The row above, fresh
             // or not, only proved the secret and chose this path.
             let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
-            return self.write(|tx| self.consume_in(tx, spend));
+            return self.db.write(|tx| self.consume_in(tx, spend));
         }
         let mut row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
         if let Some(hash) = &new_hash {
-            self.write(|tx| rehash(tx, &row.info.id, hash))?;
+            self.db.write(|tx| rehash(tx, &row.info.id, hash))?;
         }
         self.usage.record(&mut row.info, now);
         self.flush_if_due(now);
@@ -114,13 +114,13 @@ impl Keyhouse {
         let id = proved.info.id.as_str();
         // Deleted since the secret was checked.
         let Some(mut row) = load(tx, id)? else {
-            self.forget_cached(id);
+            self.db.forget(id);
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
         if !same_secret(&row, proved) {
             // Re-hashed since the cached copy was read: prove the secret
             // again, and decide any rehash from the stored hash, not the old one.
-            self.forget_cached(id);
+            self.db.forget(id);
             match self.authenticate(key, prefix, &row)? {
                 Some(hash) => new_hash = hash,
                 None => return Ok(VerifyResult::bare(Outcome::NotFound)),
@@ -128,13 +128,13 @@ impl Keyhouse {
         }
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             // Refused keys are answered from a fresh cached row next time, without a write.
-            self.forget_cached(id);
+            self.db.forget(id);
             return Ok(self.refused(row, outcome, now));
         }
         if !has_limits(&row) {
             // Its limits were removed since it was cached: let the next
             // verify read it afresh and take the path without a write.
-            self.forget_cached(id);
+            self.db.forget(id);
         }
         // During a roll's grace period the limits live on the new key.
         let mut source = match &row.limit_source {
@@ -155,7 +155,7 @@ impl Keyhouse {
                 if let Some(hash) = &new_hash {
                     rehash(tx, id, hash)?;
                     // The cached copy holds the old hash; read the new one next time.
-                    self.forget_cached(id);
+                    self.db.forget(id);
                 }
                 record_use(&mut row.info, now);
                 if source.is_some() {
@@ -195,23 +195,6 @@ impl Keyhouse {
             let _ = self.flush();
         }
     }
-
-    /// The row for a verify, from the cache when nothing has committed since
-    /// it was read. A stale cached row that `stale_ok` accepts is returned
-    /// as is: a key about to spend is decided in a write transaction, which
-    /// reads it afresh, and reading it twice would double every spend's cost.
-    fn load_for_verify(&self, id: &str, stale_ok: impl Fn(&KeyRow) -> bool) -> Result<Lookup> {
-        let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
-        {
-            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cache) = cache.as_ref() {
-                return cache.get_or_load(id, stale_ok, from_store);
-            }
-        }
-        // Without the cache guard: an in-memory store reads through the
-        // writer, and `close` holds the writer while it takes the cache.
-        Ok(Lookup { found: from_store()?, fresh: true })
-    }
 }
 
 /// A consuming verify, passed from the read half to the write half.
@@ -233,11 +216,6 @@ fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
     a.hash == b.hash && a.info.prefix == b.info.prefix
 }
 
-fn rehash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<()> {
-    tx.prepare_cached("UPDATE keys SET hash = ?2 WHERE id = ?1")?.execute([id, hash])?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use crate::{Config, CreateOptions, Keyhouse, Outcome};
@@ -253,7 +231,7 @@ mod tests {
             assert_eq!(kh.verify(&created.key, &[], 1).unwrap().outcome, Outcome::Valid);
             assert_eq!(kh.verify(&unknown, &[], 1).unwrap().outcome, Outcome::NotFound);
         }
-        let lens = kh.cache.read().unwrap().as_ref().expect("a file store has a verify cache").len();
+        let lens = kh.db.cache_len().expect("a file store has a verify cache");
         assert_eq!(lens, (1, 1));
         kh.close().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

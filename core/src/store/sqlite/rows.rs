@@ -11,8 +11,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Error, Result};
-use crate::model::{KeyInfo, Metadata, RateLimit, Refill};
+use crate::model::{KeyInfo, RateLimit, Refill};
 use crate::permissions::validate_grants;
+use crate::store::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
+use crate::store::row::KeyRow;
 use crate::time::duration_millis;
 use crate::time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::Timestamp;
@@ -31,20 +33,6 @@ macro_rules! select_keys {
     };
 }
 pub(crate) use select_keys;
-
-/// A stored key: its info plus what only the store sees.
-#[derive(Clone, Debug)]
-pub(crate) struct KeyRow {
-    pub info: KeyInfo,
-    pub hash: String,
-    /// GCRA state, in units of 1/limit ms (see `ratelimit`).
-    pub rate_tat: Option<i64>,
-    /// The key whose credits and rate-limit state this key spends, while it
-    /// is in the grace period after a roll (see `Keyhouse::roll`).
-    pub limit_source: Option<String>,
-    /// The row's number in `keys`, which names its `key_state` row; 0 until inserted.
-    pub seq: i64,
-}
 
 impl KeyRow {
     /// Reads a row, refusing values no Keyhouse writes (a row edited by
@@ -189,14 +177,6 @@ impl KeyRow {
 }
 
 impl KeyRow {
-    /// Shows the credits of `source`, the row whose balance this key spends
-    /// during a roll's grace period, instead of its own emptied ones.
-    pub(crate) fn show_balance_of(&mut self, source: &KeyRow) {
-        self.info.remaining = source.info.remaining;
-        self.info.refill = source.info.refill;
-        self.info.last_refill_at = source.info.last_refill_at;
-    }
-
     /// Writes only the usage of a key whose limits live on another row.
     pub(crate) fn save_usage(&self, conn: &Connection) -> Result<()> {
         let sql = "UPDATE key_state SET usage_count = ?2, last_used_at = ?3 WHERE seq = ?1";
@@ -208,11 +188,6 @@ impl KeyRow {
         Ok(())
     }
 }
-
-/// The most requests a rate limit may allow per window.
-pub(crate) const MAX_RATE_LIMIT: u32 = 1_000_000;
-/// The longest rate-limit window or refill interval.
-pub(crate) const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Reads one key by id.
 pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
@@ -260,14 +235,4 @@ fn corrupt(col: usize, what: &str) -> rusqlite::Error {
 
 fn bad_json(col: usize, e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
-}
-
-/// Ensures `metadata` fits the store's size bound.
-pub(crate) fn validate_metadata(metadata: &Metadata) -> Result<()> {
-    const MAX_METADATA_BYTES: usize = 16 * 1024;
-    let len = serde_json::to_string(metadata).map(|s| s.len()).unwrap_or(usize::MAX);
-    if len > MAX_METADATA_BYTES {
-        return Err(Error::invalid(format!("metadata is {len} bytes as JSON; the limit is {MAX_METADATA_BYTES}")));
-    }
-    Ok(())
 }

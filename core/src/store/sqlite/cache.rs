@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{ffi, Connection};
 
-use crate::store::rows::KeyRow;
+use crate::store::row::KeyRow;
 
 /// The WAL-index header: 48 bytes, stored twice (walformat, section 2.1).
 const HEADER_WORDS: usize = 12;
