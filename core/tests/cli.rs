@@ -271,3 +271,25 @@ fn far_future_durations_and_times_are_refused() {
     let v = json(&keyhouse(&dir, &["--json", "create", "--expires-at", "9999-12-31T23:59:59.999Z"]));
     assert_eq!(v["info"]["expires_at"], "9999-12-31T23:59:59.999Z");
 }
+
+#[test]
+fn arguments_clap_refuses_are_never_echoed() {
+    let dir = TempDir::new("cli-refused");
+    let key = keyhouse::generate("kh").unwrap().key;
+    let secret = key.rsplit('_').next().unwrap();
+    for args in [
+        vec!["list", "--limit", key.as_str()],
+        vec![key.as_str()],
+        vec!["show", "00000000000000", key.as_str()],
+        vec!["create", "--expires-in", key.as_str()],
+    ] {
+        let out = keyhouse(&dir, &args);
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
+        assert!(!all.contains(secret) && !all.contains(&key[..20]), "{args:?} echoed the key: {all}");
+        assert!(all.contains("error"), "{args:?}: {all}");
+    }
+    let help = keyhouse(&dir, &["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage"));
+}

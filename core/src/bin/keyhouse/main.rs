@@ -14,7 +14,10 @@ use keyhouse::{
 use args::{Cli, Command, RateLimitArgs, RefillArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return bad_arguments(&e),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -22,6 +25,36 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints clap's message for arguments it refused (or the help it was asked
+/// for) without the values it refused: an error must never quote a value
+/// that could be a key, and a key pasted into the wrong place would
+/// otherwise be echoed to the terminal and every log that records it.
+fn bad_arguments(e: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut text = e.render().to_string();
+    let mut given = vec![ContextKind::InvalidValue, ContextKind::InvalidSubcommand];
+    if e.kind() == ErrorKind::UnknownArgument {
+        // Here the "argument" is whatever the user typed.
+        given.push(ContextKind::InvalidArg);
+    }
+    for kind in given {
+        if let Some(ContextValue::String(value)) = e.get(kind) {
+            if !value.is_empty() {
+                text = text.replace(&format!("'{value}'"), "'(not shown)'");
+                // A long value can be a key even where it is printed
+                // unquoted, or cut short by the value's own parser.
+                if value.len() >= 16 {
+                    text = text.replace(value.as_str(), "(not shown)");
+                    let head: String = value.chars().take(24).collect();
+                    text = text.replace(&head, "(not shown)");
+                }
+            }
+        }
+    }
+    let _ = if e.use_stderr() { write!(std::io::stderr(), "{text}") } else { write!(std::io::stdout(), "{text}") };
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
