@@ -17,25 +17,12 @@ const os = require('node:os')
 const path = require('node:path')
 const Database = require('better-sqlite3')
 const { Keyhouse } = require('..')
+const { arg, perCall: timed } = require('./timing')
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name)
-  return i > 0 ? Number(process.argv[i + 1]) : fallback
-}
 const KEYS = 1000
 const CALLS = arg('--calls', 5000)
 const REPEATS = arg('--repeats', 9)
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-
-function perCall(fn) {
-  const samples = []
-  for (let r = 0; r < REPEATS; r++) {
-    const t = process.hrtime.bigint()
-    for (let i = 0; i < CALLS; i++) fn()
-    samples.push(Number(process.hrtime.bigint() - t) / CALLS)
-  }
-  return median(samples)
-}
+const perCall = (fn) => timed(fn, CALLS, REPEATS)
 
 const CREDITS = 1e12
 const HOUR = 3600
