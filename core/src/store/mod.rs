@@ -1,6 +1,8 @@
 //! The key store: [`Keyhouse`] over SQLite.
 
+pub(crate) mod backend;
 pub(crate) mod checks;
+mod clock;
 mod roll;
 pub(crate) mod row;
 pub(crate) mod sqlite;
@@ -26,7 +28,8 @@ use checks::{
     validate_metadata,
 };
 use row::KeyRow;
-use sqlite::{load_existing, Sqlite, MEMORY_PATH};
+use backend::Backend;
+use sqlite::{Sqlite, MEMORY_PATH};
 use usage::UsageBuffer;
 
 const MAX_LIST_LIMIT: u32 = 1000;
@@ -40,7 +43,7 @@ const MAX_LIST_LIMIT: u32 = 1000;
 /// rows from memory while nothing has committed since they were read (see
 /// `sqlite::cache`).
 pub struct Keyhouse {
-    db: Sqlite,
+    db: Box<dyn Backend>,
     config: Config,
     peppers: Vec<Pepper>,
     seams: Seams,
@@ -69,7 +72,7 @@ impl Keyhouse {
     #[doc(hidden)]
     pub fn open_with_seams(path: &Path, config: Config, seams: Seams) -> Result<Self> {
         config.validate()?;
-        let db = Sqlite::open(path, &config)?;
+        let db: Box<dyn Backend> = Box::new(Sqlite::open(path, &config)?);
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let usage = UsageBuffer::new(now, duration_millis(config.usage_flush_interval));
@@ -103,14 +106,14 @@ impl Keyhouse {
                 if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, row.info.owner_id.as_deref()) {
                     let count = match owner_counts.get_mut(owner) {
                         Some(c) => c,
-                        None => owner_counts.entry(owner).or_insert(sqlite::active_keys(tx, owner, now)?),
+                        None => owner_counts.entry(owner).or_insert(tx.active_keys(owner, now)?),
                     };
                     if *count >= limit {
                         return Err(Error::KeyLimitExceeded { owner_id: owner.to_owned(), limit });
                     }
                     *count += 1;
                 }
-                row.save(tx, true)?;
+                tx.insert(row)?;
             }
             Ok(())
         })?;
@@ -122,9 +125,9 @@ impl Keyhouse {
     pub fn get(&self, id: &str) -> Result<KeyInfo> {
         check_id(id)?;
         let now = self.now();
-        let row = self.db.read(|c| {
-            let mut row = load_existing(c, id)?;
-            sqlite::show_shared_balance(c, &mut row)?;
+        let row = self.db.read(|tx| {
+            let mut row = tx.load_existing(id)?;
+            tx.show_shared_balance(&mut row)?;
             Ok(row)
         })?;
         Ok(self.present(row, now))
@@ -137,7 +140,13 @@ impl Keyhouse {
         }
         let after = options.cursor.as_deref().map(parse_cursor).transpose()?;
         let now = self.now();
-        let mut rows = self.db.read(|c| sqlite::list(c, options, after))?;
+        let mut rows = self.db.read(|tx| {
+            let mut rows = tx.list(options, after)?;
+            for row in &mut rows {
+                tx.show_shared_balance(row)?;
+            }
+            Ok(rows)
+        })?;
         let next_cursor = if rows.len() > options.limit as usize {
             rows.truncate(options.limit as usize);
             rows.last().map(|r| format!("{}.{}", r.info.created_at.as_millis(), r.info.id))
@@ -177,7 +186,7 @@ impl Keyhouse {
         }
         let changes_limits = options.remaining.is_some() || options.refill.is_some() || options.rate_limit.is_some();
         let row = self.db.write(|tx| {
-            let mut row = load_existing(tx, id)?;
+            let mut row = tx.load_existing(id)?;
             if let (true, Some(next)) = (changes_limits, &row.limit_source) {
                 return Err(Error::invalid(format!(
                     "key {id} was rolled and spends the limits of {next}; change those on {next}"
@@ -218,7 +227,7 @@ impl Keyhouse {
                 row.rate_tat = None;
             }
             row.info.updated_at = now;
-            row.save(tx, false)?;
+            tx.update(&row)?;
             Ok(row)
         })?;
         Ok(self.present(row, now))
@@ -230,11 +239,11 @@ impl Keyhouse {
         check_id(id)?;
         let now = self.now();
         let row = self.db.write(|tx| {
-            let mut row = load_existing(tx, id)?;
+            let mut row = tx.load_existing(id)?;
             if row.info.revoked_at.is_none() {
                 row.info.revoked_at = Some(now);
                 row.info.updated_at = now;
-                row.save(tx, false)?;
+                tx.update(&row)?;
             }
             Ok(row)
         })?;
@@ -244,7 +253,7 @@ impl Keyhouse {
     /// Deletes a key for good.
     pub fn delete(&self, id: &str) -> Result<()> {
         check_id(id)?;
-        if !self.db.write(|tx| sqlite::delete(tx, id))? {
+        if !self.db.write(|tx| tx.delete(id))? {
             return Err(Error::NotFound(id.to_owned()));
         }
         self.usage.forget(id);
@@ -255,7 +264,7 @@ impl Keyhouse {
     /// Deletes every key whose expiry has passed; returns how many.
     pub fn purge_expired(&self) -> Result<u64> {
         let now = self.now();
-        self.db.write(|tx| sqlite::purge_expired(tx, now))
+        self.db.write(|tx| tx.purge_expired(now))
     }
 
     /// Writes pending usage counts now.

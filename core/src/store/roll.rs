@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use super::checks::check_id;
-use super::sqlite::{self, load_existing};
 use super::Keyhouse;
 use crate::error::{Error, Result};
 use crate::model::CreatedKey;
@@ -34,7 +33,7 @@ impl Keyhouse {
         let now = self.now();
         let grace_end = now.checked_add(grace).ok_or_else(|| Error::invalid("grace period reaches past 9999-12-31"))?;
         self.db.write(|tx| {
-            let mut old = load_existing(tx, id)?;
+            let mut old = tx.load_existing(id)?;
             if old.info.revoked_at.is_some() {
                 return Err(Error::invalid(format!("key {id} is revoked and cannot be rolled")));
             }
@@ -51,7 +50,7 @@ impl Keyhouse {
             });
             let expires_at = self.resolve_expiry(lifetime, None, now)?;
             if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, old.info.owner_id.as_deref()) {
-                if sqlite::active_keys(tx, owner, now)?.saturating_sub(1) >= limit {
+                if tx.active_keys(owner, now)?.saturating_sub(1) >= limit {
                     return Err(Error::KeyLimitExceeded { owner_id: owner.to_owned(), limit });
                 }
             }
@@ -76,10 +75,10 @@ impl Keyhouse {
             }
             old.info.expires_at = Some(old.info.expires_at.map_or(grace_end, |t| t.min(grace_end)));
             old.info.updated_at = now;
-            old.save(tx, false)?;
-            new.save(tx, true)?;
+            tx.update(&old)?;
+            tx.insert(&new)?;
             // Earlier generations still in their grace period follow the balance.
-            sqlite::relink_limit_source(tx, id, &new.info.id)?;
+            tx.relink_limit_source(id, &new.info.id)?;
             Ok(CreatedKey { key: generated.key, info: new.info })
         })
     }

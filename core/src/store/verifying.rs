@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use rusqlite::Transaction;
-
+use super::backend::Tx;
 use super::row::KeyRow;
-use super::sqlite::{load, rehash};
 use super::Keyhouse;
 use crate::error::{Error, Result};
 use crate::format::parse_parts;
@@ -35,7 +33,7 @@ impl Keyhouse {
             }
         };
         let now = self.now();
-        let mut lookup = self.db.lookup(parts.id, |row| {
+        let mut lookup = self.db.lookup(parts.id, &|row| {
             // Only a key that would go on to spend needs no fresh read here.
             has_limits(row) && status_outcome(&row.info, now, required_permissions).is_none()
         })?;
@@ -56,7 +54,7 @@ impl Keyhouse {
                 // a second hash is spent only on a changed row.
                 None => {
                     hashed = true;
-                    lookup = self.db.lookup(parts.id, |_| false)?;
+                    lookup = self.db.lookup(parts.id, &|_| false)?;
                     if lookup.found.as_ref().is_some_and(|fresh| same_secret(fresh, &row)) {
                         return Ok(VerifyResult::bare(Outcome::NotFound));
                     }
@@ -70,14 +68,14 @@ impl Keyhouse {
             // threads and processes sharing the file. The row above, fresh
             // or not, only proved the secret and chose this path.
             let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
-            return self.db.write(|tx| self.consume_in(tx, spend));
+            return self.db.spend(self, spend);
         }
         let mut row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
         if let Some(hash) = &new_hash {
-            self.db.write(|tx| rehash(tx, &row.info.id, hash))?;
+            self.db.write(|tx| tx.rehash(&row.info.id, hash))?;
         }
         self.usage.record(&mut row.info, now);
         self.flush_if_due(now);
@@ -108,12 +106,13 @@ impl Keyhouse {
         ))
     }
 
-    /// The write-transaction half of verify, for keys with limits.
-    fn consume_in(&self, tx: &Transaction<'_>, spend: Spend<'_>) -> Result<VerifyResult> {
+    /// The write-transaction half of verify, for keys with limits, on a
+    /// backend whose write transactions lock what they read.
+    pub(crate) fn consume_in(&self, tx: &mut dyn Tx, spend: Spend<'_>) -> Result<VerifyResult> {
         let Spend { key, prefix, proved, mut new_hash, required_permissions, cost, now } = spend;
         let id = proved.info.id.as_str();
         // Deleted since the secret was checked.
-        let Some(mut row) = load(tx, id)? else {
+        let Some(mut row) = tx.load(id)? else {
             self.db.forget(id);
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
@@ -138,14 +137,14 @@ impl Keyhouse {
         }
         // During a roll's grace period the limits live on the new key.
         let mut source = match &row.limit_source {
-            Some(src) => load(tx, src)?,
+            Some(src) => tx.load(src)?,
             None => None,
         };
         let holder = source.as_mut().unwrap_or(&mut row);
         let decision = consume(holder, now, cost);
         if let Some(src) = &source {
             if matches!(decision, Limits::Admitted { .. }) {
-                src.save_state(tx)?;
+                tx.save_state(src)?;
             }
             // Callers see the balance the key actually spends.
             row.show_balance_of(src);
@@ -153,15 +152,15 @@ impl Keyhouse {
         match decision {
             Limits::Admitted { rate_limit } => {
                 if let Some(hash) = &new_hash {
-                    rehash(tx, id, hash)?;
+                    tx.rehash(id, hash)?;
                     // The cached copy holds the old hash; read the new one next time.
                     self.db.forget(id);
                 }
                 record_use(&mut row.info, now);
                 if source.is_some() {
-                    row.save_usage(tx)?;
+                    tx.save_usage(&row)?;
                 } else {
-                    row.save_state(tx)?;
+                    tx.save_state(&row)?;
                 }
                 self.usage.overlay(&mut row.info);
                 Ok(VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
@@ -198,7 +197,7 @@ impl Keyhouse {
 }
 
 /// A consuming verify, passed from the read half to the write half.
-struct Spend<'a> {
+pub(crate) struct Spend<'a> {
     key: &'a str,
     prefix: &'a str,
     /// The row the secret was checked against (perhaps a stale copy).

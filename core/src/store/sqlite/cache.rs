@@ -24,13 +24,14 @@
 //! No later opener can then believe it is alone and rebuild the WAL-index
 //! from scratch (which could recreate an old header after a checkpoint).
 
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::atomic::{fence, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rusqlite::{ffi, Connection};
 
+use crate::store::backend::{Found, Lookup};
+use crate::store::clock::Clock;
 use crate::store::row::KeyRow;
 
 /// The WAL-index header: 48 bytes, stored twice (walformat, section 2.1).
@@ -117,102 +118,13 @@ impl WalIndex {
     }
 }
 
-/// What a lookup found: a row, or no row with that id. Rows are shared, so
-/// a hit costs a reference count, not a copy: a wrong secret is then turned
-/// away as cheaply as an unknown id.
-pub(crate) type Found = Option<Arc<KeyRow>>;
-
-/// A lookup's answer, and whether it is fresh: exactly what a read of the
-/// database would return now.
-pub(crate) struct Lookup {
-    pub found: Found,
-    pub fresh: bool,
-}
-
-/// A bounded map whose entries are evicted by the CLOCK (second chance)
-/// policy: an entry used since the hand last passed survives one more round,
-/// so hot keys stay while a scan of cold ones cycles through.
-struct Clock {
-    index: HashMap<String, usize>,
-    slots: Vec<Slot>,
-    hand: usize,
-    capacity: usize,
-}
-
-struct Slot {
-    id: String,
-    seen: Header,
-    found: Found,
-    used: bool,
-}
-
-impl Clock {
-    fn new(capacity: usize) -> Self {
-        Clock { index: HashMap::new(), slots: Vec::new(), hand: 0, capacity }
-    }
-
-    /// The entry for `id` if it is fresh (nothing has committed since it was
-    /// read) or `stale_ok` accepts it, and whether it is fresh. An entry
-    /// returned counts as used.
-    fn get(&mut self, id: &str, now: &Header, stale_ok: impl Fn(&Found) -> bool) -> Option<(&Found, bool)> {
-        let slot = &mut self.slots[*self.index.get(id)?];
-        let fresh = slot.seen == *now;
-        if !fresh && !stale_ok(&slot.found) {
-            return None;
-        }
-        slot.used = true;
-        Some((&slot.found, fresh))
-    }
-
-    fn put(&mut self, id: &str, seen: Header, found: Found) {
-        if let Some(&i) = self.index.get(id) {
-            let slot = &mut self.slots[i];
-            (slot.seen, slot.found, slot.used) = (seen, found, true);
-            return;
-        }
-        if self.slots.len() < self.capacity {
-            self.index.insert(id.to_owned(), self.slots.len());
-            self.slots.push(Slot { id: id.to_owned(), seen, found, used: false });
-            return;
-        }
-        // Every slot passed clears its mark, so this ends within two rounds.
-        loop {
-            let slot = &mut self.slots[self.hand];
-            if std::mem::take(&mut slot.used) {
-                self.hand = (self.hand + 1) % self.capacity;
-                continue;
-            }
-            let old = std::mem::replace(&mut slot.id, id.to_owned());
-            (slot.seen, slot.found) = (seen, found);
-            self.index.remove(&old);
-            self.index.insert(id.to_owned(), self.hand);
-            self.hand = (self.hand + 1) % self.capacity;
-            return;
-        }
-    }
-
-    fn remove(&mut self, id: &str) {
-        let Some(i) = self.index.remove(id) else { return };
-        self.slots.swap_remove(i);
-        if let Some(moved) = self.slots.get(i) {
-            self.index.insert(moved.id.clone(), i);
-        }
-        if self.hand >= self.slots.len() {
-            self.hand = 0;
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.slots.len()
-    }
-}
 
 /// Rows recently read by verify (and ids found unknown), each with the
 /// header seen before its read.
 pub(crate) struct VerifyCache {
     wal: WalIndex,
-    rows: Mutex<Clock>,
-    misses: Mutex<Clock>,
+    rows: Mutex<Clock<Header>>,
+    misses: Mutex<Clock<Header>>,
 }
 
 impl VerifyCache {
@@ -262,62 +174,7 @@ impl VerifyCache {
     }
 }
 
-fn lock(m: &Mutex<Clock>) -> std::sync::MutexGuard<'_, Clock> {
+fn lock(m: &Mutex<Clock<Header>>) -> std::sync::MutexGuard<'_, Clock<Header>> {
     // Only cached copies live here; a panic elsewhere cannot corrupt them.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(n: u32) -> Header {
-        [n; HEADER_WORDS]
-    }
-
-    #[test]
-    fn clock_keeps_used_entries_and_stays_bounded() {
-        let mut c = Clock::new(3);
-        for id in ["a", "b", "c"] {
-            c.put(id, header(1), None);
-        }
-        assert!(c.get("a", &header(1), |_| false).is_some());
-        assert!(c.get("b", &header(2), |_| false).is_none(), "a stale entry not asked for is not a use");
-        c.put("d", header(1), None);
-        c.put("e", header(1), None);
-        assert_eq!(c.len(), 3);
-        assert!(c.get("a", &header(1), |_| false).is_some(), "the used entry survives");
-        assert!(c.get("b", &header(1), |_| false).is_none() && c.get("c", &header(1), |_| false).is_none());
-        assert_eq!(c.index.len(), 3);
-    }
-
-    #[test]
-    fn removed_entries_free_their_slot_and_keep_the_index_right() {
-        let mut c = Clock::new(3);
-        for id in ["a", "b", "c"] {
-            c.put(id, header(1), None);
-        }
-        c.remove("a");
-        c.remove("zz");
-        assert_eq!(c.len(), 2);
-        assert!(c.get("a", &header(1), |_| false).is_none());
-        assert!(c.get("b", &header(1), |_| false).is_some() && c.get("c", &header(1), |_| false).is_some());
-        c.put("d", header(1), None);
-        c.put("e", header(1), None);
-        assert_eq!((c.len(), c.index.len()), (3, 3));
-        for (id, &i) in &c.index {
-            assert_eq!(&c.slots[i].id, id);
-        }
-    }
-
-    #[test]
-    fn a_changed_header_misses() {
-        let mut c = Clock::new(2);
-        c.put("a", header(1), None);
-        assert!(c.get("a", &header(2), |_| false).is_none());
-        assert!(c.get("a", &header(2), |_| true).is_some_and(|(_, fresh)| !fresh));
-        c.put("a", header(2), None);
-        assert!(c.get("a", &header(2), |_| false).is_some_and(|(_, fresh)| fresh));
-        assert_eq!(c.len(), 1);
-    }
 }

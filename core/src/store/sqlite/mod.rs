@@ -9,24 +9,26 @@
 mod cache;
 pub(crate) mod rows;
 pub(crate) mod schema;
+mod tx;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub(crate) use cache::Lookup;
 use cache::{VerifyCache, WalIndex};
-pub(crate) use rows::{load, load_existing};
+use rows::load;
+use tx::SqliteTx;
 
+use super::backend::{Backend, Lookup, Tx, UsageBatch};
 use super::row::KeyRow;
-use super::usage::{Pending, UsageBuffer};
+use super::usage::UsageBuffer;
+use super::verifying::Spend;
+use super::Keyhouse;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::ListOptions;
-use crate::Timestamp;
+use crate::model::VerifyResult;
 
 /// The path that opens a store in memory instead of a file.
 pub(crate) const MEMORY_PATH: &str = ":memory:";
@@ -76,7 +78,7 @@ impl Sqlite {
     }
 
     /// Runs `f` on an idle read connection (the writer, in memory).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.readers.is_empty() {
             let guard = lock(&self.writer);
             return f(guard.as_ref().ok_or(Error::Closed)?);
@@ -89,22 +91,29 @@ impl Sqlite {
             .unwrap_or_else(|| lock(&self.readers[start % n]));
         f(guard.as_ref().ok_or(Error::Closed)?)
     }
+}
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed if it succeeds.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+impl Backend for Sqlite {
+    fn transaction(&self, write: bool, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        if !write {
+            // One statement at a time on a reader: each is its own snapshot,
+            // which is all `get` and `list` need.
+            return self.read(|c| f(&mut SqliteTx(c)));
+        }
         let mut guard = lock(&self.writer);
         let conn = guard.as_mut().ok_or(Error::Closed)?;
+        // BEGIN IMMEDIATE takes SQLite's one write lock up front, so every
+        // read inside sees the state the writes then change.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
+        f(&mut SqliteTx(&tx))?;
         tx.commit()?;
-        Ok(out)
+        Ok(())
     }
 
-    /// The row for a verify, from the cache when nothing has committed since
-    /// it was read. A stale cached row that `stale_ok` accepts is returned
-    /// as is: a key about to spend is decided in a write transaction, which
-    /// reads it afresh, and reading it twice would double every spend's cost.
-    pub(crate) fn lookup(&self, id: &str, stale_ok: impl Fn(&KeyRow) -> bool) -> Result<Lookup> {
+    /// A stale cached row that `stale_ok` accepts is returned as is: a key
+    /// about to spend is decided in a write transaction, which reads it
+    /// afresh, and reading it twice would double every spend's cost.
+    fn lookup(&self, id: &str, stale_ok: &dyn Fn(&KeyRow) -> bool) -> Result<Lookup> {
         let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
         {
             let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
@@ -117,29 +126,30 @@ impl Sqlite {
         Ok(Lookup { found: from_store()?, fresh: true })
     }
 
-    /// How many rows and unknown ids the verify cache holds, if there is one.
+    /// SQLite has one writer at a time: the spend is decided inside a write
+    /// transaction, on the state it reads there.
+    fn spend(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {
+        (self as &dyn Backend).write(|tx| kh.consume_in(tx, spend))
+    }
+
     #[cfg(test)]
-    pub(crate) fn cache_len(&self) -> Option<(usize, usize)> {
+    fn cache_len(&self) -> Option<(usize, usize)> {
         self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(VerifyCache::len)
     }
 
-    /// Drops the verify cache's copy of a key, fresh or not.
-    pub(crate) fn forget(&self, id: &str) {
+    fn forget(&self, id: &str) {
         if let Some(cache) = self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             cache.forget(id);
         }
     }
 
-    /// Writes the pending usage in `usage` now.
-    pub(crate) fn flush(&self, usage: &UsageBuffer) -> Result<()> {
+    fn flush(&self, usage: &UsageBuffer) -> Result<()> {
         let mut guard = lock(&self.writer);
         let conn = guard.as_mut().ok_or(Error::Closed)?;
         usage.flush(|batch| write_usage(conn, batch))
     }
 
-    /// Writes the pending usage in `usage`, then closes every connection.
-    /// Later calls fail with CLOSED; if the write fails, nothing closes.
-    pub(crate) fn close(&self, usage: &UsageBuffer) -> Result<()> {
+    fn close(&self, usage: &UsageBuffer) -> Result<()> {
         let mut guard = lock(&self.writer);
         let Some(conn) = guard.as_mut() else { return Ok(()) };
         usage.flush(|batch| write_usage(conn, batch))?;
@@ -160,7 +170,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Adds a batch of pending usage to the stored counts, in one transaction.
-fn write_usage(conn: &mut Connection, batch: &HashMap<String, Pending>) -> Result<()> {
+fn write_usage(conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stmt = tx.prepare_cached(
         "UPDATE key_state SET usage_count = usage_count + ?2, \
@@ -171,83 +181,5 @@ fn write_usage(conn: &mut Connection, batch: &HashMap<String, Pending>) -> Resul
     }
     drop(stmt);
     tx.commit()?;
-    Ok(())
-}
-
-/// One page of keys matching `options` (and one more, to tell whether a
-/// next page exists), oldest first, after the cursor position `after`.
-pub(crate) fn list(conn: &Connection, options: &ListOptions, after: Option<(i64, String)>) -> Result<Vec<KeyRow>> {
-    let mut sql = String::from(concat!(rows::select_keys!(), " WHERE 1 = 1"));
-    if options.owner_id.is_some() {
-        sql.push_str(" AND k.owner_id = :owner");
-    }
-    if !options.include_revoked {
-        sql.push_str(" AND k.revoked_at IS NULL");
-    }
-    if after.is_some() {
-        sql.push_str(" AND (k.created_at, k.id) > (:after_t, :after_id)");
-    }
-    sql.push_str(" ORDER BY k.created_at, k.id LIMIT :limit");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let limit = i64::from(options.limit) + 1;
-    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":limit", &limit)];
-    if let Some(owner) = &options.owner_id {
-        params.push((":owner", owner));
-    }
-    if let Some((t, id)) = &after {
-        params.push((":after_t", t));
-        params.push((":after_id", id));
-    }
-    let mut rows = stmt.query_map(params.as_slice(), KeyRow::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    for row in &mut rows {
-        show_shared_balance(conn, row)?;
-    }
-    Ok(rows)
-}
-
-/// Shows on a key in its grace period after a roll the balance it spends:
-/// its replacement's, as `get`, `list` and `verify` all do.
-pub(crate) fn show_shared_balance(conn: &Connection, row: &mut KeyRow) -> Result<()> {
-    if let Some(src) = row.limit_source.as_deref().map(|s| load(conn, s)).transpose()?.flatten() {
-        row.show_balance_of(&src);
-    }
-    Ok(())
-}
-
-/// Keys of `owner` that can still verify: neither revoked nor expired.
-/// Expired keys do not count towards `max_keys_per_owner`; they stay
-/// listed until `purge_expired`, but can never be used again.
-pub(crate) fn active_keys(tx: &Transaction<'_>, owner: &str, now: Timestamp) -> Result<u32> {
-    let n: i64 = tx
-        .prepare_cached(
-            "SELECT count(*) FROM keys WHERE owner_id = ?1 AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > ?2)",
-        )?
-        .query_row(rusqlite::params![owner, now.as_millis()], |r| r.get(0))?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
-}
-
-/// Deletes a key (its state row goes with it, by trigger); whether it existed.
-pub(crate) fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
-    Ok(tx.prepare_cached("DELETE FROM keys WHERE id = ?1")?.execute([id])? > 0)
-}
-
-/// Deletes every key expired at `now`; how many.
-pub(crate) fn purge_expired(tx: &Transaction<'_>, now: Timestamp) -> Result<u64> {
-    let n = tx
-        .prepare_cached("DELETE FROM keys WHERE expires_at IS NOT NULL AND expires_at <= ?1")?
-        .execute([now.as_millis()])?;
-    Ok(n as u64)
-}
-
-/// Points every key that spent `old`'s limits at `new`'s instead.
-pub(crate) fn relink_limit_source(tx: &Transaction<'_>, old: &str, new: &str) -> Result<()> {
-    tx.prepare_cached("UPDATE keys SET limit_source = ?2 WHERE limit_source = ?1")?.execute([old, new])?;
-    Ok(())
-}
-
-/// Replaces a key's hash with another hash of the same key.
-pub(crate) fn rehash(tx: &Transaction<'_>, id: &str, hash: &str) -> Result<()> {
-    tx.prepare_cached("UPDATE keys SET hash = ?2 WHERE id = ?1")?.execute([id, hash])?;
     Ok(())
 }

@@ -201,11 +201,6 @@ pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
 }
 
-/// Reads one key by id, or fails with NOT_FOUND.
-pub(crate) fn load_existing(conn: &Connection, id: &str) -> Result<KeyRow> {
-    load(conn, id)?.ok_or_else(|| Error::NotFound(id.to_owned()))
-}
-
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Store(e.to_string()))
 }
