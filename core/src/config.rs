@@ -8,7 +8,7 @@ use crate::hashing::Pepper;
 use crate::permissions::validate_grants;
 
 /// How a [`crate::Keyhouse`] store creates, hashes and limits keys.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// The prefix for keys created without one. Default `kh`.
     pub default_prefix: String,
@@ -43,6 +43,53 @@ pub struct Config {
     /// turns it off, so that checking a key by hand never changes the
     /// store (a service that lacks the CLI's pepper would then reject it).
     pub rehash_on_verify: bool,
+    /// PostgreSQL: the most connections a store opens for requests (the
+    /// listener has one more). Default 8.
+    pub pool_size: u32,
+    /// PostgreSQL: how long to wait for a connection (a new one, or a free
+    /// one from the pool) before failing with STORE_ERROR or STORE_BUSY. Default 5 s.
+    pub connect_timeout: Duration,
+    /// PostgreSQL: the server cancels any statement that runs longer.
+    /// Default 5 s.
+    pub statement_timeout: Duration,
+    /// PostgreSQL: the longest a verify answers from rows it has cached
+    /// without having heard from the server. Another process's revoke,
+    /// update or delete is seen within this bound even when notifications
+    /// are lost; past it, with the server unreachable, verify fails with
+    /// STORE_ERROR. Default 1 s.
+    pub max_staleness: Duration,
+    /// PostgreSQL: the schema that holds Keyhouse's tables. Default `keyhouse`.
+    pub schema: String,
+    /// PostgreSQL: where the change listener connects, when that must differ
+    /// from the store's URL (LISTEN needs a direct or session-pooled
+    /// connection: PgBouncer in transaction mode drops it).
+    pub listen_url: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("default_prefix", &self.default_prefix)
+            .field("secret_bytes", &self.secret_bytes)
+            .field("pepper", &self.pepper)
+            .field("previous_peppers", &self.previous_peppers)
+            .field("default_permissions", &self.default_permissions)
+            .field("default_expiry", &self.default_expiry)
+            .field("min_expiry", &self.min_expiry)
+            .field("max_expiry", &self.max_expiry)
+            .field("max_keys_per_owner", &self.max_keys_per_owner)
+            .field("usage_flush_interval", &self.usage_flush_interval)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("rehash_on_verify", &self.rehash_on_verify)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("max_staleness", &self.max_staleness)
+            .field("schema", &self.schema)
+            // A URL may hold a password.
+            .field("listen_url", &self.listen_url.as_deref().map(crate::util::redact_url))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -60,6 +107,12 @@ impl Default for Config {
             usage_flush_interval: Duration::from_secs(60),
             busy_timeout: Duration::from_secs(5),
             rehash_on_verify: true,
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            max_staleness: Duration::from_secs(1),
+            schema: "keyhouse".to_owned(),
+            listen_url: None,
         }
     }
 }
@@ -83,6 +136,18 @@ impl Config {
         if self.max_keys_per_owner == Some(0) {
             return Err(Error::invalid("max_keys_per_owner must be at least 1"));
         }
+        if !(1..=MAX_POOL_SIZE).contains(&self.pool_size) {
+            return Err(Error::invalid(format!("pool_size must be 1-{MAX_POOL_SIZE}, got {}", self.pool_size)));
+        }
+        for (name, d) in [("connect_timeout", self.connect_timeout), ("statement_timeout", self.statement_timeout)] {
+            if d < Duration::from_millis(1) || d > MAX_TIMEOUT {
+                return Err(Error::invalid(format!("{name} must be 1 ms to 1 hour")));
+            }
+        }
+        if self.max_staleness < MIN_STALENESS || self.max_staleness > MAX_TIMEOUT {
+            return Err(Error::invalid("max_staleness must be 20 ms to 1 hour"));
+        }
+        validate_schema(&self.schema)?;
         let mut ids: Vec<&str> = self.peppers().map(Pepper::id).collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {
@@ -94,5 +159,26 @@ impl Config {
     /// The current pepper followed by the previous ones.
     pub(crate) fn peppers(&self) -> impl Iterator<Item = &Pepper> {
         self.pepper.iter().chain(&self.previous_peppers)
+    }
+}
+
+/// The most connections one store's pool may hold.
+const MAX_POOL_SIZE: u32 = 1000;
+/// The longest timeout or staleness bound accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The shortest staleness bound: the listener polls four times per bound.
+const MIN_STALENESS: Duration = Duration::from_millis(20);
+
+/// A PostgreSQL schema name Keyhouse will use: it is put into SQL as an
+/// identifier, so only plain lower-case names are accepted.
+fn validate_schema(schema: &str) -> Result<()> {
+    let ok = (1..=40).contains(&schema.len())
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !schema.starts_with("pg_");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("schema must be 1-40 characters of a-z, 0-9 and _, not starting with a digit or pg_"))
     }
 }

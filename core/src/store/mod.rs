@@ -1,13 +1,14 @@
-//! The key store: [`Keyhouse`] over SQLite.
+//! The key store: [`Keyhouse`] over SQLite or PostgreSQL.
 
 pub(crate) mod backend;
 pub(crate) mod checks;
 mod clock;
+pub(crate) mod postgres;
 mod roll;
 pub(crate) mod row;
 pub(crate) mod sqlite;
 mod usage;
-mod verifying;
+pub(crate) mod verifying;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,7 +35,8 @@ use usage::UsageBuffer;
 
 const MAX_LIST_LIMIT: u32 = 1000;
 
-/// An API-key store on SQLite: create, verify, list, update, revoke, roll and delete keys.
+/// An API-key store on SQLite or PostgreSQL: create, verify, list, update,
+/// revoke, roll and delete keys.
 ///
 /// One instance serves many threads at once (`Send + Sync`). Writes go
 /// through one connection behind a mutex; reads, including the lookup of
@@ -57,8 +59,11 @@ impl std::fmt::Debug for Keyhouse {
 }
 
 impl Keyhouse {
-    /// Opens (creating if needed) the store in the SQLite file at `path`, or
-    /// an in-memory store for `":memory:"`.
+    /// Opens (creating if needed) a store:
+    /// - `postgres://…` or `postgresql://…`: a PostgreSQL database, shared by
+    ///   many app servers (its tables live in the schema `config.schema`);
+    /// - a path, or `sqlite:PATH`: the SQLite file there;
+    /// - `":memory:"`: an in-memory SQLite store.
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Self> {
         Self::open_with_seams(path.as_ref(), config, Seams::default())
     }
@@ -72,7 +77,11 @@ impl Keyhouse {
     #[doc(hidden)]
     pub fn open_with_seams(path: &Path, config: Config, seams: Seams) -> Result<Self> {
         config.validate()?;
-        let db: Box<dyn Backend> = Box::new(Sqlite::open(path, &config)?);
+        let db: Box<dyn Backend> = match path.to_str() {
+            Some(url) if postgres::is_postgres_url(url) => Box::new(postgres::Postgres::open(url, &config)?),
+            Some(p) if p.starts_with("sqlite:") => Box::new(Sqlite::open(Path::new(&p["sqlite:".len()..]), &config)?),
+            _ => Box::new(Sqlite::open(path, &config)?),
+        };
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let usage = UsageBuffer::new(now, duration_millis(config.usage_flush_interval));
@@ -329,7 +338,7 @@ impl Keyhouse {
             last_refill_at: o.refill.map(|_| now),
             rate_limit: o.rate_limit,
         };
-        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None, seq: 0 }))
+        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None, seq: 0, version: 0 }))
     }
 
     fn resolve_expiry(

@@ -70,11 +70,17 @@ impl Keyhouse {
             let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
             return self.db.spend(self, spend);
         }
-        let mut row = Arc::unwrap_or_clone(shared);
+        let row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(self.refused(row, outcome, now));
         }
-        if let Some(hash) = &new_hash {
+        self.admit(row, new_hash.as_deref(), now)
+    }
+
+    /// VALID for a key whose limits, if any, are settled: stores the new
+    /// hash if there is one, and counts the use in the usage buffer.
+    pub(crate) fn admit(&self, mut row: KeyRow, new_hash: Option<&str>, now: Timestamp) -> Result<VerifyResult> {
+        if let Some(hash) = new_hash {
             self.db.write(|tx| tx.rehash(&row.info.id, hash))?;
         }
         self.usage.record(&mut row.info, now);
@@ -85,7 +91,7 @@ impl Keyhouse {
     /// Whether `key` is the key `row` holds the hash of; if so, the hash to
     /// store instead when the configured pepper has changed since.
     #[allow(clippy::option_option)]
-    fn authenticate(&self, key: &str, prefix: &str, row: &KeyRow) -> Result<Option<Option<String>>> {
+    pub(crate) fn authenticate(&self, key: &str, prefix: &str, row: &KeyRow) -> Result<Option<Option<String>>> {
         let stored = StoredHash::parse(&row.hash)
             .map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
         // A hash made with a pepper that is no longer configured cannot
@@ -180,7 +186,7 @@ impl Keyhouse {
     }
 
     /// The result for a key whose secret matched but which is refused by a status check.
-    fn refused(&self, mut row: KeyRow, outcome: Outcome, now: Timestamp) -> VerifyResult {
+    pub(crate) fn refused(&self, mut row: KeyRow, outcome: Outcome, now: Timestamp) -> VerifyResult {
         let rate_limit = peek_rate_limit(&row, now);
         apply_refill(&mut row.info, now);
         self.usage.overlay(&mut row.info);
@@ -198,20 +204,20 @@ impl Keyhouse {
 
 /// A consuming verify, passed from the read half to the write half.
 pub(crate) struct Spend<'a> {
-    key: &'a str,
-    prefix: &'a str,
+    pub key: &'a str,
+    pub prefix: &'a str,
     /// The row the secret was checked against (perhaps a stale copy).
-    proved: &'a KeyRow,
-    new_hash: Option<String>,
-    required_permissions: &'a [&'a str],
-    cost: u32,
-    now: Timestamp,
+    pub proved: &'a KeyRow,
+    pub new_hash: Option<String>,
+    pub required_permissions: &'a [&'a str],
+    pub cost: u32,
+    pub now: Timestamp,
 }
 
 /// Whether two copies of a key hold the same hash: an id's hash changes only
 /// when the same key is re-hashed, so a secret proved against one is proved
 /// against the other.
-fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
+pub(crate) fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
     a.hash == b.hash && a.info.prefix == b.info.prefix
 }
 

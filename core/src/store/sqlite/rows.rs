@@ -6,17 +6,11 @@
 //! spends a credit then rewrites one narrow row, never the wide one or any
 //! index on it.
 
-use std::time::Duration;
-
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::error::{Error, Result};
-use crate::model::{KeyInfo, RateLimit, Refill};
-use crate::permissions::validate_grants;
-use crate::store::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
-use crate::store::row::KeyRow;
+use crate::error::Result;
+use crate::store::row::{to_json, KeyRow, StoredKey};
 use crate::time::duration_millis;
-use crate::time::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::Timestamp;
 
 /// `SELECT` of every column of a key, in `KeyRow::from_row` order, from both
@@ -35,74 +29,38 @@ macro_rules! select_keys {
 pub(crate) use select_keys;
 
 impl KeyRow {
-    /// Reads a row, refusing values no Keyhouse writes (a row edited by
-    /// hand, or damaged): a corrupt row is a STORE_ERROR, never a panic or a
-    /// silently different key.
+    /// Reads a row; values no Keyhouse writes are refused by `KeyRow::from_stored`.
     pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
-        let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
-            r.get::<_, Option<i64>>(i)?.map(|ms| time(i, ms)).transpose()
-        };
-        // Parsed straight from SQLite's buffer, without an intermediate String.
-        let permissions = r.get_ref(5)?.as_str()?;
-        let metadata = r.get_ref(6)?.as_str()?;
-        let refill = match (r.get::<_, Option<i64>>(15)?, r.get::<_, Option<i64>>(16)?) {
-            (Some(amount), Some(ms)) if amount >= 0 => Some(Refill { amount, interval: window(16, ms)? }),
-            (None, None) => None,
-            _ => return Err(corrupt(15, "refill")),
-        };
-        let rate_limit = match (r.get::<_, Option<i64>>(18)?, r.get::<_, Option<i64>>(19)?) {
-            (Some(limit), Some(ms)) => {
-                let limit = u32::try_from(limit).ok().filter(|&l| (1..=MAX_RATE_LIMIT).contains(&l));
-                Some(RateLimit { limit: limit.ok_or_else(|| corrupt(18, "rate_limit"))?, window: window(19, ms)? })
-            }
-            (None, None) => None,
-            _ => return Err(corrupt(18, "rate_limit")),
-        };
-        let remaining: Option<i64> = r.get(14)?;
-        if remaining.is_some_and(|n| n < 0) {
-            return Err(corrupt(14, "remaining"));
-        }
-        let last_refill_at = ts(17)?;
-        // A refill always comes with credits and a grid start.
-        if refill.is_some() && (remaining.is_none() || last_refill_at.is_none()) {
-            return Err(corrupt(15, "refill"));
-        }
-        // GCRA state exists only with a rate limit, and is a time (in units
-        // of 1/limit ms) at most one window past the storable range.
-        let rate_tat: Option<i64> = r.get(20)?;
-        if let Some(tat) = rate_tat {
-            let Some(rl) = rate_limit else { return Err(corrupt(20, "rate_tat")) };
-            let ms = tat.div_euclid(i64::from(rl.limit));
-            let latest = MAX_TIMESTAMP.as_millis().saturating_add(duration_millis(rl.window));
-            if !(MIN_TIMESTAMP.as_millis()..=latest).contains(&ms) {
-                return Err(corrupt(20, "rate_tat"));
-            }
-        }
-        let permissions: Vec<String> = serde_json::from_str(permissions).map_err(|e| bad_json(5, e))?;
-        // Grants Keyhouse would refuse (such as `files*`) must not widen a key.
-        if validate_grants(&permissions).is_err() {
-            return Err(corrupt(5, "permissions"));
-        }
-        let info = KeyInfo {
+        let stored = StoredKey {
             id: r.get(0)?,
             prefix: r.get(1)?,
+            hash: r.get(2)?,
             owner_id: r.get(3)?,
             name: r.get(4)?,
-            permissions,
-            metadata: serde_json::from_str(metadata).map_err(|e| bad_json(6, e))?,
+            // Parsed straight from SQLite's buffer, without an intermediate String.
+            permissions: r.get_ref(5)?.as_str()?,
+            metadata: r.get_ref(6)?.as_str()?,
             enabled: r.get(7)?,
-            created_at: time(8, r.get(8)?)?,
-            updated_at: time(9, r.get(9)?)?,
-            expires_at: ts(10)?,
-            revoked_at: ts(11)?,
-            last_used_at: ts(12)?,
-            usage_count: u64::try_from(r.get::<_, i64>(13)?).map_err(|_| corrupt(13, "usage_count"))?,
-            remaining,
-            refill,
-            last_refill_at,
-            rate_limit,
+            created_at: r.get(8)?,
+            updated_at: r.get(9)?,
+            expires_at: r.get(10)?,
+            revoked_at: r.get(11)?,
+            last_used_at: r.get(12)?,
+            usage_count: r.get(13)?,
+            remaining: r.get(14)?,
+            refill_amount: r.get(15)?,
+            refill_interval_ms: r.get(16)?,
+            last_refill_at: r.get(17)?,
+            rate_limit: r.get(18)?,
+            rate_window_ms: r.get(19)?,
+            rate_tat: r.get(20)?,
+            limit_source: r.get(21)?,
+            seq: r.get(22)?,
+            version: 0,
         };
-        Ok(KeyRow { info, hash: r.get(2)?, rate_tat, limit_source: r.get(21)?, seq: r.get(22)? })
+        KeyRow::from_stored(stored).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.to_string().into())
+        })
     }
 
     /// Writes both rows of this key, inserting them if `insert`.
@@ -201,33 +159,3 @@ pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::Store(e.to_string()))
-}
-
-/// A stored time, which must lie in the range every binding can represent.
-fn time(col: usize, ms: i64) -> rusqlite::Result<Timestamp> {
-    let t = Timestamp::from_millis(ms);
-    if t.in_range() {
-        Ok(t)
-    } else {
-        Err(corrupt(col, "time"))
-    }
-}
-
-/// A stored window or interval: 1 ms to 366 days, as the store accepts them.
-fn window(col: usize, ms: i64) -> rusqlite::Result<Duration> {
-    match u64::try_from(ms) {
-        Ok(ms) if ms >= 1 && Duration::from_millis(ms) <= MAX_WINDOW => Ok(Duration::from_millis(ms)),
-        _ => Err(corrupt(col, "window")),
-    }
-}
-
-fn corrupt(col: usize, what: &str) -> rusqlite::Error {
-    let msg = format!("stored {what} is out of range: the row was not written by Keyhouse");
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Integer, msg.into())
-}
-
-fn bad_json(col: usize, e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
-}

@@ -1,0 +1,168 @@
+//! The verify cache of the PostgreSQL backend, with a staleness bound.
+//!
+//! Every change to a key bumps `epoch.n` and logs the key's id under the new
+//! epoch, in the same transaction (triggers, see `schema`), and notifies the
+//! store's channel. A process keeps the epoch it has caught up with. To
+//! catch up, it reads the epoch, then the ids logged after the one it had,
+//! and drops those rows; if the log no longer reaches back that far, it
+//! drops everything.
+//!
+//! Catching up happens when the listener hears a notification (within
+//! milliseconds of the commit), when it has heard nothing for a quarter of
+//! `max_staleness` (lost notifications, a dropped connection), and after
+//! each of this process's own writes (so it sees them on its next verify).
+//! A verify trusts cached rows only while the last catch-up began less than
+//! `max_staleness` ago. Past that it catches up itself, and if the server
+//! cannot be reached it fails with STORE_ERROR: it never answers from rows
+//! it can no longer vouch for.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use postgres::types::Type;
+use postgres::GenericClient;
+
+use super::connect::pg_error;
+use super::Sql;
+use crate::error::{Error, Result};
+use crate::store::backend::{Found, Lookup};
+use crate::store::clock::Clock;
+use crate::store::row::KeyRow;
+
+/// Rows kept at most (as on SQLite).
+const MAX_ROWS: usize = 100_000;
+/// Unknown ids kept at most; a bound of their own, so that a flood of
+/// made-up ids cannot push real rows out.
+const MAX_MISSES: usize = 20_000;
+
+/// Cached rows and the epoch they are good for.
+pub(super) struct PgCache {
+    rows: Mutex<Clock<()>>,
+    misses: Mutex<Clock<()>>,
+    /// Bumped before every invalidation, so a row read from the server
+    /// while an invalidation ran is not cached (see `get_or_load`).
+    generation: AtomicU64,
+    /// The epoch caught up with; held while catching up, so catch-ups apply in order.
+    epoch: Mutex<i64>,
+    /// When the last successful catch-up began, in ns after `base`.
+    confirmed: AtomicU64,
+    base: Instant,
+    max_staleness: Duration,
+}
+
+impl PgCache {
+    pub(super) fn new(epoch: i64, confirmed_at: Instant, max_staleness: Duration) -> Self {
+        PgCache {
+            rows: Mutex::new(Clock::new(MAX_ROWS)),
+            misses: Mutex::new(Clock::new(MAX_MISSES)),
+            generation: AtomicU64::new(0),
+            epoch: Mutex::new(epoch),
+            confirmed: AtomicU64::new(0),
+            base: confirmed_at,
+            max_staleness,
+        }
+    }
+
+    /// Whether cached rows may still be served without catching up first.
+    pub(super) fn is_current(&self) -> bool {
+        let confirmed = self.base + Duration::from_nanos(self.confirmed.load(Ordering::Acquire));
+        confirmed.elapsed() < self.max_staleness
+    }
+
+    /// Catches up with the server's changes through `c`.
+    pub(super) fn catch_up(&self, c: &mut impl GenericClient, sql: &Sql) -> Result<()> {
+        let mut known = lock(&self.epoch);
+        // Changes committed before this instant are all seen below.
+        let started = Instant::now();
+        let now: i64 = c.query_typed_one(&sql.epoch, &[]).map_err(pg_error)?.try_get(0).map_err(pg_error)?;
+        if now != *known {
+            let changes =
+                c.query_typed(&sql.changes, &[(&*known, Type::INT8), (&now, Type::INT8)]).map_err(pg_error)?;
+            let first: Option<i64> = changes.first().map(|r| r.try_get(0)).transpose().map_err(pg_error)?;
+            let ids = changes.iter().map(|r| r.try_get::<_, Option<String>>(1)).collect::<Result<Vec<_>, _>>();
+            let ids = ids.map_err(pg_error)?;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            // The log is pruned from the oldest end, and a reset server
+            // (restored backup) may even go backwards: either way, what
+            // changed is unknown, so nothing cached is trusted.
+            if now < *known || first != Some(*known + 1) || ids.iter().any(Option::is_none) {
+                lock_clock(&self.rows).clear();
+                lock_clock(&self.misses).clear();
+            } else {
+                let (mut rows, mut misses) = (lock_clock(&self.rows), lock_clock(&self.misses));
+                for id in ids.iter().flatten() {
+                    rows.remove(id);
+                    misses.remove(id);
+                }
+            }
+            *known = now;
+        }
+        let ns = u64::try_from(started.duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
+        self.confirmed.fetch_max(ns, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The row with `id` from memory, or through `load` (whose answer is
+    /// then kept, row or none). The caller has made sure the cache is current.
+    pub(super) fn get_or_load(&self, id: &str, load: impl FnOnce() -> Result<Found>) -> Result<Lookup> {
+        if let Some((found, _)) = lock_clock(&self.rows).get(id, &(), |_| false) {
+            return Ok(Lookup { found: found.clone(), fresh: true });
+        }
+        if lock_clock(&self.misses).get(id, &(), |_| false).is_some() {
+            return Ok(Lookup { found: None, fresh: true });
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let found = load()?;
+        // Kept only if no invalidation began meanwhile: one that began
+        // after the read started might have dropped this very id already.
+        let map = if found.is_some() { &self.rows } else { &self.misses };
+        let mut clock = lock_clock(map);
+        if self.generation.load(Ordering::Acquire) == generation {
+            clock.put(id, (), found.clone());
+        }
+        Ok(Lookup { found, fresh: true })
+    }
+
+    /// Replaces the cached copy of a key with `row` after a spend this
+    /// process made, if the cache still holds the same settings of it.
+    pub(super) fn update_state(&self, row: &KeyRow) {
+        let mut rows = lock_clock(&self.rows);
+        let same = rows
+            .get(&row.info.id, &(), |_| false)
+            .and_then(|(found, _)| found.as_ref().map(|f| f.version == row.version && f.hash == row.hash));
+        if same == Some(true) {
+            rows.put(&row.info.id, (), Some(Arc::new(row.clone())));
+        }
+    }
+
+    /// Drops the cached copy of a key.
+    pub(super) fn forget(&self, id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        lock_clock(&self.rows).remove(id);
+        lock_clock(&self.misses).remove(id);
+    }
+
+    /// How many rows and unknown ids are held (for tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn len(&self) -> (usize, usize) {
+        (lock_clock(&self.rows).len(), lock_clock(&self.misses).len())
+    }
+}
+
+fn lock(m: &Mutex<i64>) -> MutexGuard<'_, i64> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_clock(m: &Mutex<Clock<()>>) -> MutexGuard<'_, Clock<()>> {
+    // The map is consistent between calls; a panic elsewhere cannot break it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Fails a verify that would have to trust rows older than the bound.
+pub(super) fn stale_error(max_staleness: Duration, cause: Error) -> Error {
+    Error::Store(format!(
+        "cannot confirm cached keys are current (max_staleness {} ms): {cause}",
+        max_staleness.as_millis()
+    ))
+}

@@ -1,0 +1,288 @@
+//! The PostgreSQL backend, for many app servers sharing one store.
+//!
+//! Requests go through a small blocking pool (`r2d2`) of `postgres` clients;
+//! a listener thread on a connection of its own keeps the verify cache
+//! caught up with other processes' changes (`cache`, `listener`). A plain
+//! verify of a cached key makes no round trip; a spend makes one
+//! conditional `UPDATE` (`spend`); writes lock the rows they change.
+
+mod cache;
+mod connect;
+mod listener;
+mod rows;
+pub(crate) mod schema;
+mod spend;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use postgres::types::Type;
+use r2d2::{Pool, PooledConnection};
+use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use cache::{stale_error, PgCache};
+pub(crate) use connect::is_postgres_url;
+use connect::{check_not_async, client_config, pg_error};
+use listener::Listener;
+use rows::{load, PgTx, SELECT_KEYS};
+
+use super::backend::{Backend, Lookup, Tx, UsageBatch};
+use super::usage::UsageBuffer;
+use super::verifying::Spend;
+use super::Keyhouse;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::VerifyResult;
+use crate::util::redact_url;
+
+type Manager = PostgresConnectionManager<MakeRustlsConnect>;
+type Conn = PooledConnection<Manager>;
+
+/// Every statement of the backend, with the schema filled in once.
+pub(crate) struct Sql {
+    load: String,
+    load_for_update: String,
+    insert_key: String,
+    update_key: String,
+    insert_state: String,
+    update_state: String,
+    update_state_bump: String,
+    save_usage: String,
+    rehash: String,
+    active_keys: String,
+    delete: String,
+    purge_expired: String,
+    relink: String,
+    list: String,
+    usage: String,
+    spend: String,
+    epoch: String,
+    changes: String,
+}
+
+impl Sql {
+    fn new(schema: &str) -> Self {
+        let s = format!("\"{schema}\"");
+        let select = SELECT_KEYS.replace("{s}", &s);
+        let key_columns = "prefix = $2, hash = $3, owner_id = $4, name = $5, permissions = $6, metadata = $7, \
+            enabled = $8, created_at = $9, updated_at = $10, expires_at = $11, revoked_at = $12, \
+            refill_amount = $13, refill_interval_ms = $14, rate_limit = $15, rate_window_ms = $16, limit_source = $17";
+        let state_columns =
+            "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6";
+        Sql {
+            load: format!("{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1"),
+            load_for_update: format!("{select} JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1 FOR UPDATE"),
+            insert_key: format!(
+                "INSERT INTO {s}.keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
+                 created_at, updated_at, expires_at, revoked_at, refill_amount, refill_interval_ms, rate_limit, \
+                 rate_window_ms, limit_source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 $14, $15, $16, $17) RETURNING seq"
+            ),
+            update_key: format!("UPDATE {s}.keys SET {key_columns} WHERE id = $1 RETURNING seq"),
+            insert_state: format!(
+                "INSERT INTO {s}.key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            update_state: format!("UPDATE {s}.key_state SET {state_columns} WHERE seq = $1"),
+            update_state_bump: format!(
+                "UPDATE {s}.key_state SET {state_columns}, version = version + 1 WHERE seq = $1"
+            ),
+            save_usage: format!("UPDATE {s}.key_state SET usage_count = $2, last_used_at = $3 WHERE seq = $1"),
+            rehash: format!("UPDATE {s}.keys SET hash = $2 WHERE id = $1"),
+            active_keys: format!(
+                "SELECT count(*) FROM {s}.keys WHERE owner_id = $1 AND revoked_at IS NULL \
+                 AND (expires_at IS NULL OR expires_at > $2)"
+            ),
+            delete: format!("DELETE FROM {s}.keys WHERE id = $1 RETURNING 1"),
+            purge_expired: format!("DELETE FROM {s}.keys WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING 1"),
+            relink: format!("UPDATE {s}.keys SET limit_source = $2 WHERE limit_source = $1"),
+            list: format!(
+                "{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq \
+                 WHERE ($1::text IS NULL OR k.owner_id = $1) AND ($2 OR k.revoked_at IS NULL) \
+                 AND ($3::bigint IS NULL OR (k.created_at, k.id) > ($3, $4)) \
+                 ORDER BY k.created_at, k.id LIMIT $5"
+            ),
+            usage: format!(
+                "UPDATE {s}.key_state s SET usage_count = s.usage_count + u.n, \
+                 last_used_at = greatest(s.last_used_at, u.t) \
+                 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, n, t), {s}.keys k \
+                 WHERE k.id = u.id AND s.seq = k.seq"
+            ),
+            spend: format!(
+                "UPDATE {s}.key_state SET remaining = $2, last_refill_at = $3, rate_tat = $4 \
+                 WHERE seq = $1 AND version = $5 AND remaining IS NOT DISTINCT FROM $6 \
+                 AND last_refill_at IS NOT DISTINCT FROM $7 AND rate_tat IS NOT DISTINCT FROM $8 RETURNING 1"
+            ),
+            epoch: format!("SELECT n FROM {s}.epoch"),
+            changes: format!("SELECT epoch, key_id FROM {s}.changes WHERE epoch > $1 AND epoch <= $2 ORDER BY epoch"),
+        }
+    }
+}
+
+/// The connections of one PostgreSQL store.
+pub(crate) struct Postgres {
+    pool: RwLock<Option<Pool<Manager>>>,
+    sql: Arc<Sql>,
+    cache: Arc<PgCache>,
+    stop: Arc<AtomicBool>,
+    max_staleness: Duration,
+    pool_size: u32,
+}
+
+impl Postgres {
+    /// Connects to the database at `url`, brings the schema up to date, and
+    /// starts the change listener.
+    pub(crate) fn open(url: &str, config: &Config) -> Result<Self> {
+        check_not_async()?;
+        let (pg, tls) = client_config(url, config)?;
+        let mut client = pg.connect(tls.clone()).map_err(|e| connect_error(url, e))?;
+        schema::migrate(&mut client, &config.schema, true)?;
+        let sql = Arc::new(Sql::new(&config.schema));
+        let started = Instant::now();
+        let epoch: i64 = client.query_typed_one(&sql.epoch, &[]).map_err(pg_error)?.try_get(0).map_err(pg_error)?;
+        let cache = Arc::new(PgCache::new(epoch, started, config.max_staleness));
+        let manager = PostgresConnectionManager::new(pg.clone(), tls.clone());
+        let pool = Pool::builder()
+            .max_size(config.pool_size)
+            // No connections are made ahead of need, and none is checked
+            // with an extra round trip when taken: a broken one fails its
+            // request with STORE_ERROR and is then dropped.
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(config.connect_timeout)
+            .build_unchecked(manager);
+        let (listen_config, listen_tls) = match &config.listen_url {
+            Some(u) => client_config(u, config)?,
+            None => (pg, tls),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        Listener {
+            config: listen_config,
+            tls: listen_tls,
+            cache: Arc::clone(&cache),
+            sql: Arc::clone(&sql),
+            schema: config.schema.clone(),
+            stop: Arc::clone(&stop),
+            poll_every: config.max_staleness / 4,
+        }
+        .spawn()
+        .map_err(|e| Error::Store(format!("cannot start the change listener: {e}")))?;
+        Ok(Postgres {
+            pool: RwLock::new(Some(pool)),
+            sql,
+            cache,
+            stop,
+            max_staleness: config.max_staleness,
+            pool_size: config.pool_size,
+        })
+    }
+
+    /// A connection from the pool, within `connect_timeout`.
+    fn conn(&self) -> Result<Conn> {
+        check_not_async()?;
+        let pool = self.pool.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or(Error::Closed)?;
+        pool.get().map_err(|e| {
+            if pool.state().connections >= self.pool_size {
+                Error::StoreBusy(format!("every one of the {} connections stayed busy: {e}", self.pool_size))
+            } else {
+                Error::Store(format!("cannot connect to PostgreSQL: {e}"))
+            }
+        })
+    }
+
+    /// Makes sure the cache may be trusted, catching up if the bound passed.
+    fn ensure_current(&self) -> Result<()> {
+        if self.cache.is_current() {
+            return Ok(());
+        }
+        let caught_up = self.conn().and_then(|mut c| self.cache.catch_up(&mut *c, &self.sql));
+        caught_up.map_err(|e| if matches!(e, Error::Closed) { e } else { stale_error(self.max_staleness, e) })
+    }
+
+    fn lookup_row(&self, id: &str) -> Result<Lookup> {
+        self.ensure_current()?;
+        self.cache.get_or_load(id, || Ok(load(&mut *self.conn()?, &self.sql, id)?.map(Arc::new)))
+    }
+}
+
+impl Backend for Postgres {
+    fn transaction(&self, write: bool, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        let mut conn = self.conn()?;
+        if !write {
+            return f(&mut PgTx { c: &mut *conn, sql: &self.sql, write: false });
+        }
+        let mut tx = conn.transaction().map_err(pg_error)?;
+        f(&mut PgTx { c: &mut tx, sql: &self.sql, write: true })?;
+        tx.commit().map_err(pg_error)?;
+        // This process's own change is seen by its next verify. If catching
+        // up fails, the listener or the next verify will.
+        let _ = self.cache.catch_up(&mut *conn, &self.sql);
+        Ok(())
+    }
+
+    fn lookup(&self, id: &str, _stale_ok: &dyn Fn(&crate::store::row::KeyRow) -> bool) -> Result<Lookup> {
+        self.lookup_row(id)
+    }
+
+    fn spend(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {
+        self.spend_cas(kh, spend)
+    }
+
+    fn forget(&self, id: &str) {
+        self.cache.forget(id);
+    }
+
+    fn flush(&self, usage: &UsageBuffer) -> Result<()> {
+        usage.flush(|batch| self.write_usage(batch))
+    }
+
+    fn close(&self, usage: &UsageBuffer) -> Result<()> {
+        if self.pool.read().unwrap_or_else(|e| e.into_inner()).is_none() {
+            return Ok(());
+        }
+        self.flush(usage)?;
+        self.stop.store(true, Ordering::Release);
+        // Idle connections close when the last handle of the pool goes.
+        self.pool.write().unwrap_or_else(|e| e.into_inner()).take();
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn cache_len(&self) -> Option<(usize, usize)> {
+        Some(self.cache.len())
+    }
+}
+
+impl Postgres {
+    /// Adds a batch of pending usage to the stored counts: one statement.
+    fn write_usage(&self, batch: &UsageBatch) -> Result<()> {
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut counts = Vec::with_capacity(batch.len());
+        let mut times = Vec::with_capacity(batch.len());
+        for (id, p) in batch {
+            ids.push(id.as_str());
+            counts.push(i64::try_from(p.count).unwrap_or(i64::MAX));
+            times.push(p.last_used_at);
+        }
+        self.conn()?
+            .query_typed(
+                &self.sql.usage,
+                &[(&ids, Type::TEXT_ARRAY), (&counts, Type::INT8_ARRAY), (&times, Type::INT8_ARRAY)],
+            )
+            .map_err(pg_error)?;
+        Ok(())
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+/// Why `open` could not connect, with the URL's password hidden.
+fn connect_error(url: &str, e: postgres::Error) -> Error {
+    Error::Store(format!("cannot connect to {}: {}", redact_url(url), pg_error(e)))
+}

@@ -1,0 +1,249 @@
+//! The SQL of one PostgreSQL transaction, and the mapping of its rows.
+
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, Row};
+
+use super::connect::pg_error;
+use super::Sql;
+use crate::error::Result;
+use crate::model::ListOptions;
+use crate::store::backend::Tx;
+use crate::store::row::{to_json, KeyRow, StoredKey};
+use crate::time::duration_millis;
+use crate::Timestamp;
+
+/// Every column of a key, in `from_row` order; `{s}` is the schema.
+pub(super) const SELECT_KEYS: &str = "SELECT k.id, k.prefix, k.hash, k.owner_id, k.name, k.permissions, k.metadata, \
+    k.enabled, k.created_at, k.updated_at, k.expires_at, k.revoked_at, s.last_used_at, s.usage_count, s.remaining, \
+    k.refill_amount, k.refill_interval_ms, s.last_refill_at, k.rate_limit, k.rate_window_ms, s.rate_tat, \
+    k.limit_source, k.seq, s.version FROM {s}.keys k";
+
+/// Reads a key; a row whose state row is missing (deleted by hand) is a STORE_ERROR.
+pub(super) fn from_row(r: &Row) -> Result<KeyRow> {
+    let get = |i: usize| -> Result<Option<i64>> { r.try_get(i).map_err(pg_error) };
+    let usage_count: Option<i64> = get(13)?;
+    let version: Option<i64> = get(23)?;
+    let (Some(usage_count), Some(version)) = (usage_count, version) else {
+        return Err(crate::Error::Store("a key has no state row: the row was not written by Keyhouse".into()));
+    };
+    let text = |i: usize| -> Result<String> { r.try_get(i).map_err(pg_error) };
+    let opt_text = |i: usize| -> Result<Option<String>> { r.try_get(i).map_err(pg_error) };
+    let permissions: &str = r.try_get(5).map_err(pg_error)?;
+    let metadata: &str = r.try_get(6).map_err(pg_error)?;
+    KeyRow::from_stored(StoredKey {
+        id: text(0)?,
+        prefix: text(1)?,
+        hash: text(2)?,
+        owner_id: opt_text(3)?,
+        name: opt_text(4)?,
+        permissions,
+        metadata,
+        enabled: r.try_get(7).map_err(pg_error)?,
+        created_at: r.try_get(8).map_err(pg_error)?,
+        updated_at: r.try_get(9).map_err(pg_error)?,
+        expires_at: get(10)?,
+        revoked_at: get(11)?,
+        last_used_at: get(12)?,
+        usage_count,
+        remaining: get(14)?,
+        refill_amount: get(15)?,
+        refill_interval_ms: get(16)?,
+        last_refill_at: get(17)?,
+        rate_limit: get(18)?,
+        rate_window_ms: get(19)?,
+        rate_tat: get(20)?,
+        limit_source: opt_text(21)?,
+        seq: r.try_get(22).map_err(pg_error)?,
+        version,
+    })
+}
+
+/// Reads one key by id, outside any transaction: one round trip.
+pub(super) fn load(c: &mut impl GenericClient, sql: &Sql, id: &str) -> Result<Option<KeyRow>> {
+    let row = c.query_typed_opt(&sql.load, &[(&id, Type::TEXT)]).map_err(pg_error)?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A transaction (or, for reads, a plain connection) of the PostgreSQL
+/// backend. In a write transaction `load` takes row locks (`FOR UPDATE`) on
+/// both of the key's rows, so a read-modify-write cannot interleave with
+/// another, nor with a spend.
+pub(super) struct PgTx<'a, C: GenericClient> {
+    pub(super) c: &'a mut C,
+    pub(super) sql: &'a Sql,
+    pub(super) write: bool,
+}
+
+impl<C: GenericClient> PgTx<'_, C> {
+    fn exec(&mut self, query: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<u64> {
+        // query_typed sends parse, bind and execute at once: one round trip
+        // per statement, and no prepared statement to manage per connection.
+        Ok(self.c.query_typed(query, params).map_err(pg_error)?.len() as u64)
+    }
+
+    fn write_state(&mut self, row: &KeyRow, bump: bool) -> Result<()> {
+        let i = &row.info;
+        let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
+        let last_used = i.last_used_at.map(Timestamp::as_millis);
+        let last_refill = i.last_refill_at.map(Timestamp::as_millis);
+        let sql = self.sql;
+        let query = if bump { &sql.update_state_bump } else { &sql.update_state };
+        self.exec(
+            query,
+            &[
+                (&row.seq, Type::INT8),
+                (&usage, Type::INT8),
+                (&last_used, Type::INT8),
+                (&i.remaining, Type::INT8),
+                (&last_refill, Type::INT8),
+                (&row.rate_tat, Type::INT8),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn write_key(&mut self, row: &KeyRow, insert: bool) -> Result<i64> {
+        let i = &row.info;
+        let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
+        let (permissions, metadata) = (to_json(&i.permissions)?, to_json(&i.metadata)?);
+        let (created, updated) = (i.created_at.as_millis(), i.updated_at.as_millis());
+        let (expires, revoked) = (ms(i.expires_at), ms(i.revoked_at));
+        let refill_amount = i.refill.map(|r| r.amount);
+        let refill_ms = i.refill.map(|r| duration_millis(r.interval));
+        let rate = i.rate_limit.map(|r| i64::from(r.limit));
+        let window = i.rate_limit.map(|r| duration_millis(r.window));
+        let query = if insert { &self.sql.insert_key } else { &self.sql.update_key };
+        let rows = self
+            .c
+            .query_typed(
+                query,
+                &[
+                    (&i.id, Type::TEXT),
+                    (&i.prefix, Type::TEXT),
+                    (&row.hash, Type::TEXT),
+                    (&i.owner_id, Type::TEXT),
+                    (&i.name, Type::TEXT),
+                    (&permissions, Type::TEXT),
+                    (&metadata, Type::TEXT),
+                    (&i.enabled, Type::BOOL),
+                    (&created, Type::INT8),
+                    (&updated, Type::INT8),
+                    (&expires, Type::INT8),
+                    (&revoked, Type::INT8),
+                    (&refill_amount, Type::INT8),
+                    (&refill_ms, Type::INT8),
+                    (&rate, Type::INT8),
+                    (&window, Type::INT8),
+                    (&row.limit_source, Type::TEXT),
+                ],
+            )
+            .map_err(pg_error)?;
+        match rows.first() {
+            Some(r) => r.try_get(0).map_err(pg_error),
+            None => Err(crate::Error::NotFound(i.id.clone())),
+        }
+    }
+}
+
+impl<C: GenericClient> Tx for PgTx<'_, C> {
+    fn load(&mut self, id: &str) -> Result<Option<KeyRow>> {
+        if !self.write {
+            return load(self.c, self.sql, id);
+        }
+        let row = self.c.query_typed_opt(&self.sql.load_for_update, &[(&id, Type::TEXT)]).map_err(pg_error)?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    fn insert(&mut self, row: &KeyRow) -> Result<()> {
+        let seq = self.write_key(row, true)?;
+        let state = KeyRow { seq, ..row.clone() };
+        let i = &state.info;
+        let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
+        let (last_used, last_refill) = (i.last_used_at.map(Timestamp::as_millis), i.last_refill_at.map(Timestamp::as_millis));
+        let sql = self.sql;
+        self.exec(&sql.insert_state,
+            &[
+                (&seq, Type::INT8),
+                (&usage, Type::INT8),
+                (&last_used, Type::INT8),
+                (&i.remaining, Type::INT8),
+                (&last_refill, Type::INT8),
+                (&state.rate_tat, Type::INT8),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn update(&mut self, row: &KeyRow) -> Result<()> {
+        self.write_key(row, false)?;
+        // A new version: spends decided on the old settings no longer apply.
+        self.write_state(row, true)
+    }
+
+    fn save_state(&mut self, row: &KeyRow) -> Result<()> {
+        self.write_state(row, false)
+    }
+
+    fn save_usage(&mut self, row: &KeyRow) -> Result<()> {
+        let usage = i64::try_from(row.info.usage_count).unwrap_or(i64::MAX);
+        let last_used = row.info.last_used_at.map(Timestamp::as_millis);
+        let sql = self.sql;
+        self.exec(&sql.save_usage, &[(&row.seq, Type::INT8), (&usage, Type::INT8), (&last_used, Type::INT8)])?;
+        Ok(())
+    }
+
+    fn rehash(&mut self, id: &str, hash: &str) -> Result<()> {
+        let sql = self.sql;
+        self.exec(&sql.rehash, &[(&id, Type::TEXT), (&hash, Type::TEXT)])?;
+        Ok(())
+    }
+
+    fn active_keys(&mut self, owner: &str, now: Timestamp) -> Result<u32> {
+        let now = now.as_millis();
+        let row = self
+            .c
+            .query_typed_one(&self.sql.active_keys, &[(&owner, Type::TEXT), (&now, Type::INT8)])
+            .map_err(pg_error)?;
+        let n: i64 = row.try_get(0).map_err(pg_error)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    fn delete(&mut self, id: &str) -> Result<bool> {
+        let sql = self.sql;
+        Ok(self.exec(&sql.delete, &[(&id, Type::TEXT)])? > 0)
+    }
+
+    fn purge_expired(&mut self, now: Timestamp) -> Result<u64> {
+        let now = now.as_millis();
+        let sql = self.sql;
+        self.exec(&sql.purge_expired, &[(&now, Type::INT8)])
+    }
+
+    fn relink_limit_source(&mut self, old: &str, new: &str) -> Result<()> {
+        let sql = self.sql;
+        self.exec(&sql.relink, &[(&old, Type::TEXT), (&new, Type::TEXT)])?;
+        Ok(())
+    }
+
+    fn list(&mut self, options: &ListOptions, after: Option<(i64, String)>) -> Result<Vec<KeyRow>> {
+        let limit = i64::from(options.limit) + 1;
+        let (after_t, after_id) = match &after {
+            Some((t, id)) => (Some(*t), Some(id.as_str())),
+            None => (None, None),
+        };
+        let rows = self
+            .c
+            .query_typed(
+                &self.sql.list,
+                &[
+                    (&options.owner_id, Type::TEXT),
+                    (&options.include_revoked, Type::BOOL),
+                    (&after_t, Type::INT8),
+                    (&after_id, Type::TEXT),
+                    (&limit, Type::INT8),
+                ],
+            )
+            .map_err(pg_error)?;
+        rows.iter().map(from_row).collect()
+    }
+}
