@@ -47,5 +47,5 @@ pub use model::{
 };
 pub use store::sqlite::schema::SCHEMA_VERSION;
 pub use store::Keyhouse;
-pub use util::redact_url;
 pub use time::{duration_millis, parse_duration, Timestamp, MAX_DURATION, MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use util::redact_url;

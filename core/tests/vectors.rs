@@ -14,7 +14,7 @@ use keyhouse::{
 };
 use serde_json::{json, Map, Value};
 
-use common::{read_vectors, TempDir};
+use common::{pg_url, read_vectors, PgSchema, TempDir};
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -79,12 +79,24 @@ fn scenario_vectors_on_a_file() {
     run_scenarios(Some(dir.path()));
 }
 
+#[test]
+fn scenario_vectors_on_postgres() {
+    let doc = read_vectors("scenarios.json");
+    let start = doc["start"].as_i64().unwrap();
+    let url = pg_url();
+    for s in doc["scenarios"].as_array().unwrap() {
+        let schema = PgSchema::new("vectors");
+        let config = Config { schema: schema.0.clone(), ..config(&s["config"]) };
+        Runner::new(s, start, Path::new(&url), config).run(s);
+    }
+}
+
 fn run_scenarios(dir: Option<&Path>) {
     let doc = read_vectors("scenarios.json");
     let start = doc["start"].as_i64().unwrap();
     for (i, s) in doc["scenarios"].as_array().unwrap().iter().enumerate() {
         let path = dir.map_or_else(|| ":memory:".into(), |d| d.join(format!("scenario-{i}.db")));
-        Runner::new(s, start, &path).run(s);
+        Runner::new(s, start, &path, config(&s["config"])).run(s);
     }
 }
 
@@ -97,10 +109,10 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(s: &Value, start: i64, path: &Path) -> Self {
+    fn new(s: &Value, start: i64, path: &Path, config: Config) -> Self {
         let clock = ManualClock::new(Timestamp::from_millis(start));
         let seams = Seams { clock: clock.clone(), random: Arc::new(OsRandom) };
-        let kh = Keyhouse::open_with_seams(path, config(&s["config"]), seams).unwrap();
+        let kh = Keyhouse::open_with_seams(path, config, seams).unwrap();
         Runner { name: s["name"].as_str().unwrap().to_owned(), start, clock, kh, keys: HashMap::new() }
     }
 

@@ -24,12 +24,12 @@ use crate::seam::Seams;
 use crate::time::duration_millis;
 use crate::verify::apply_refill;
 use crate::Timestamp;
+use backend::Backend;
 use checks::{
     check_id, check_rate_limit, check_refill, check_remaining, check_text, check_time, dedup, parse_cursor,
     validate_metadata,
 };
 use row::KeyRow;
-use backend::Backend;
 use sqlite::{Sqlite, MEMORY_PATH};
 use usage::UsageBuffer;
 
@@ -338,7 +338,10 @@ impl Keyhouse {
             last_refill_at: o.refill.map(|_| now),
             rate_limit: o.rate_limit,
         };
-        Ok((generated.key, KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None, seq: 0, version: 0 }))
+        Ok((
+            generated.key,
+            KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None, seq: 0, version: 0 },
+        ))
     }
 
     fn resolve_expiry(

@@ -79,7 +79,10 @@ impl KeyRow {
         let rate_limit = match (s.rate_limit, s.rate_window_ms) {
             (Some(limit), Some(ms)) => {
                 let limit = u32::try_from(limit).ok().filter(|&l| (1..=MAX_RATE_LIMIT).contains(&l));
-                Some(RateLimit { limit: limit.ok_or_else(|| corrupt("rate_limit"))?, window: window(ms, "rate_limit")? })
+                Some(RateLimit {
+                    limit: limit.ok_or_else(|| corrupt("rate_limit"))?,
+                    window: window(ms, "rate_limit")?,
+                })
             }
             (None, None) => None,
             _ => return Err(corrupt("rate_limit")),
@@ -126,7 +129,14 @@ impl KeyRow {
             last_refill_at,
             rate_limit,
         };
-        Ok(KeyRow { info, hash: s.hash, rate_tat: s.rate_tat, limit_source: s.limit_source, seq: s.seq, version: s.version })
+        Ok(KeyRow {
+            info,
+            hash: s.hash,
+            rate_tat: s.rate_tat,
+            limit_source: s.limit_source,
+            seq: s.seq,
+            version: s.version,
+        })
     }
 }
 

@@ -64,3 +64,44 @@ pub fn forge_same_id(key: &str) -> String {
     forged.extend_from_slice(&checksum);
     String::from_utf8(forged).unwrap()
 }
+
+/// The PostgreSQL server the tests run against: `KEYHOUSE_TEST_PG`. A test
+/// that needs it fails, loudly, when it is not set: `make test` sets it and
+/// starts the server (tests/postgres/start.sh).
+pub fn pg_url() -> String {
+    match std::env::var("KEYHOUSE_TEST_PG") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "KEYHOUSE_TEST_PG is not set: the PostgreSQL tests need a server \
+             (make test starts one; or export KEYHOUSE_TEST_PG=postgres://USER:PASSWORD@HOST/DB)"
+        ),
+    }
+}
+
+/// A PostgreSQL schema of its own for one test, dropped on drop, so that
+/// tests (and runs) never see each other's keys.
+pub struct PgSchema(pub String);
+
+impl PgSchema {
+    pub fn new(label: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        PgSchema(format!("t_{label}_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// A client for checking or changing the database behind Keyhouse's back, as psql would.
+    pub fn client() -> postgres::Client {
+        let url = pg_url();
+        postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the server in KEYHOUSE_TEST_PG: {e}"))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let Ok(url) = std::env::var("KEYHOUSE_TEST_PG") else { return };
+        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
+        }
+    }
+}

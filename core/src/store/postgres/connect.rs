@@ -41,9 +41,8 @@ pub(crate) fn client_config(url: &str, config: &Config) -> Result<(postgres::Con
     }
     let passed = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
     // The parser's errors do not quote the URL, and the message names it redacted.
-    let mut pg: postgres::Config = passed
-        .parse()
-        .map_err(|e| Error::invalid(format!("bad PostgreSQL URL {}: {e}", redact_url(url))))?;
+    let mut pg: postgres::Config =
+        passed.parse().map_err(|e| Error::invalid(format!("bad PostgreSQL URL {}: {e}", redact_url(url))))?;
     pg.ssl_mode(match ssl_mode {
         None | Some("prefer") | Some("allow") => SslMode::Prefer,
         Some("disable") => SslMode::Disable,

@@ -69,8 +69,7 @@ impl Sql {
         let key_columns = "prefix = $2, hash = $3, owner_id = $4, name = $5, permissions = $6, metadata = $7, \
             enabled = $8, created_at = $9, updated_at = $10, expires_at = $11, revoked_at = $12, \
             refill_amount = $13, refill_interval_ms = $14, rate_limit = $15, rate_window_ms = $16, limit_source = $17";
-        let state_columns =
-            "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6";
+        let state_columns = "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6";
         Sql {
             load: format!("{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1"),
             load_for_update: format!("{select} JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1 FOR UPDATE"),
@@ -96,7 +95,9 @@ impl Sql {
                  AND (expires_at IS NULL OR expires_at > $2)"
             ),
             delete: format!("DELETE FROM {s}.keys WHERE id = $1 RETURNING 1"),
-            purge_expired: format!("DELETE FROM {s}.keys WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING 1"),
+            purge_expired: format!(
+                "DELETE FROM {s}.keys WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING 1"
+            ),
             relink: format!("UPDATE {s}.keys SET limit_source = $2 WHERE limit_source = $1"),
             list: format!(
                 "{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq \
@@ -153,10 +154,12 @@ impl Postgres {
             .test_on_check_out(false)
             .connection_timeout(config.connect_timeout)
             .build_unchecked(manager);
-        let (listen_config, listen_tls) = match &config.listen_url {
+        let (mut listen_config, listen_tls) = match &config.listen_url {
             Some(u) => client_config(u, config)?,
             None => (pg, tls),
         };
+        // Named, so that an operator can tell it apart in pg_stat_activity.
+        listen_config.application_name("keyhouse-listener");
         let stop = Arc::new(AtomicBool::new(false));
         Listener {
             config: listen_config,

@@ -159,9 +159,11 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
         let state = KeyRow { seq, ..row.clone() };
         let i = &state.info;
         let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
-        let (last_used, last_refill) = (i.last_used_at.map(Timestamp::as_millis), i.last_refill_at.map(Timestamp::as_millis));
+        let (last_used, last_refill) =
+            (i.last_used_at.map(Timestamp::as_millis), i.last_refill_at.map(Timestamp::as_millis));
         let sql = self.sql;
-        self.exec(&sql.insert_state,
+        self.exec(
+            &sql.insert_state,
             &[
                 (&seq, Type::INT8),
                 (&usage, Type::INT8),

@@ -131,14 +131,27 @@ pub(crate) fn migrate(client: &mut Client, schema: &str, run: bool) -> Result<()
             "schema {schema} is at version {found}, this library needs {PG_SCHEMA_VERSION}: run `keyhouse migrate`"
         )));
     }
-    let mut tx = client.transaction().map_err(pg_error)?;
     // Every opener of this schema takes the same lock: the first migrates,
-    // the others wait, then find the work done.
-    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('keyhouse migrate ' || $1, 0))", &[&schema])
-        .map_err(pg_error)?;
+    // the others wait, then find the work done. A session lock, taken before
+    // the transaction: a transaction that starts after the wait sees the
+    // catalog as the first migrator left it (a lock taken inside one does
+    // not refresh what that transaction already looked up).
+    let lock = "hashtextextended('keyhouse migrate ' || $1, 0)";
+    client.execute(&format!("SELECT pg_advisory_lock({lock})"), &[&schema]).map_err(pg_error)?;
+    let migrated = migrate_locked(client, schema);
+    // Released by the session's end if this fails.
+    let _ = client.execute(&format!("SELECT pg_advisory_unlock({lock})"), &[&schema]);
+    migrated
+}
+
+fn migrate_locked(client: &mut Client, schema: &str) -> Result<()> {
+    let mut tx = client.transaction().map_err(pg_error)?;
     let found = version(&mut tx, schema)?;
     if found > PG_SCHEMA_VERSION {
         return Err(Error::SchemaTooNew { found: found.into(), supported: PG_SCHEMA_VERSION.into() });
+    }
+    if found == PG_SCHEMA_VERSION {
+        return Ok(());
     }
     let s = format!("\"{schema}\"");
     tx.batch_execute(&format!(
@@ -165,10 +178,7 @@ pub(crate) fn migrate(client: &mut Client, schema: &str, run: bool) -> Result<()
 /// The schema's version: 0 when it does not exist yet.
 fn version(client: &mut impl postgres::GenericClient, schema: &str) -> Result<i32> {
     let table = format!("\"{schema}\".meta");
-    let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
-        .map_err(pg_error)?
-        .get(0);
+    let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table]).map_err(pg_error)?.get(0);
     if !exists {
         return Ok(0);
     }

@@ -118,7 +118,6 @@ impl WalIndex {
     }
 }
 
-
 /// Rows recently read by verify (and ids found unknown), each with the
 /// header seen before its read.
 pub(crate) struct VerifyCache {

@@ -158,4 +158,3 @@ pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
         conn.prepare_cached(concat!(select_keys!(), " WHERE k.seq = (SELECT seq FROM keys WHERE id = ?1)"))?;
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
 }
-

@@ -1,0 +1,437 @@
+//! The PostgreSQL backend against a real server (`KEYHOUSE_TEST_PG`):
+//! exactness, propagation of changes between stores, fail-closed, and
+//! every failure a network database adds.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use keyhouse::seam::{ManualClock, OsRandom, Seams};
+use keyhouse::{Config, CreateOptions, ErrorCode, Keyhouse, Outcome, RateLimit, Timestamp, UpdateOptions};
+
+use common::{pg_url, PgSchema};
+
+const T0: i64 = 1_800_000_000_000;
+
+fn config(schema: &PgSchema) -> Config {
+    Config { schema: schema.0.clone(), ..Config::default() }
+}
+
+fn open(schema: &PgSchema) -> Keyhouse {
+    Keyhouse::open(pg_url(), config(schema)).unwrap()
+}
+
+fn open_at(url: &str, config: Config, clock: &Arc<ManualClock>) -> Keyhouse {
+    Keyhouse::open_with_seams(url.as_ref(), config, Seams { clock: clock.clone(), random: Arc::new(OsRandom) }).unwrap()
+}
+
+/// Verifies `key` until `outcome` comes back; how long that took.
+fn until(kh: &Keyhouse, key: &str, outcome: Outcome, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let got = kh.verify(key, &[], 1).unwrap().outcome;
+        if got == outcome {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "still {got:?} after {limit:?}, expected {outcome:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_store_opens_on_a_postgres_url_and_keeps_its_tables_in_its_schema() {
+    let schema = PgSchema::new("basic");
+    let kh = open(&schema);
+    let c = kh.create(CreateOptions { remaining: Some(2), ..Default::default() }).unwrap();
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    let mut psql = PgSchema::client();
+    let n: i64 = psql.query_one(&format!("SELECT count(*) FROM \"{}\".keys", schema.0), &[]).unwrap().get(0);
+    assert_eq!(n, 1);
+    let stored: String = psql.query_one(&format!("SELECT hash FROM \"{}\".keys", schema.0), &[]).unwrap().get(0);
+    assert!(!stored.contains(&c.key[c.key.len() - 20..]), "only the hash is stored");
+    // postgresql:// is accepted too.
+    let other = Keyhouse::open(pg_url().replacen("postgres://", "postgresql://", 1), config(&schema)).unwrap();
+    assert_eq!(other.verify(&c.key, &[], 1).unwrap().remaining(), Some(0));
+}
+
+trait Remaining {
+    fn remaining(&self) -> Option<i64>;
+}
+
+impl Remaining for keyhouse::VerifyResult {
+    fn remaining(&self) -> Option<i64> {
+        self.key.as_ref().and_then(|k| k.remaining)
+    }
+}
+
+#[test]
+fn credits_and_rate_limits_are_exact_across_stores_and_threads() {
+    let schema = PgSchema::new("exact");
+    // A fixed clock: the GCRA allowance is then exactly the limit.
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let url = pg_url();
+    let stores: Vec<Arc<Keyhouse>> = (0..3).map(|_| Arc::new(open_at(&url, config(&schema), &clock))).collect();
+    let credits = stores[0].create(CreateOptions { remaining: Some(300), ..Default::default() }).unwrap();
+    let limited = stores[0]
+        .create(CreateOptions {
+            rate_limit: Some(RateLimit { limit: 150, window: Duration::from_secs(60) }),
+            ..Default::default()
+        })
+        .unwrap();
+    let valid = Arc::new(AtomicU32::new(0));
+    let admitted = Arc::new(AtomicU32::new(0));
+    let threads: Vec<_> = (0..12)
+        .map(|t| {
+            let kh = Arc::clone(&stores[t % stores.len()]);
+            let (a, b) = (credits.key.clone(), limited.key.clone());
+            let (valid, admitted) = (Arc::clone(&valid), Arc::clone(&admitted));
+            std::thread::spawn(move || {
+                for _ in 0..60 {
+                    match kh.verify(&a, &[], 1).unwrap().outcome {
+                        Outcome::Valid => valid.fetch_add(1, Ordering::Relaxed),
+                        Outcome::UsageExceeded => 0,
+                        other => panic!("{other:?}"),
+                    };
+                    match kh.verify(&b, &[], 1).unwrap().outcome {
+                        Outcome::Valid => admitted.fetch_add(1, Ordering::Relaxed),
+                        Outcome::RateLimited => 0,
+                        other => panic!("{other:?}"),
+                    };
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(valid.load(Ordering::Relaxed), 300, "720 tries at 300 credits");
+    assert_eq!(admitted.load(Ordering::Relaxed), 150, "720 tries at a burst of 150");
+    assert_eq!(stores[1].get(&credits.info.id).unwrap().remaining, Some(0));
+}
+
+#[test]
+fn a_refused_spend_consumes_nothing_and_an_update_is_not_lost_to_a_spend() {
+    let schema = PgSchema::new("refused");
+    let (a, b) = (open(&schema), open(&schema));
+    let c = a.create(CreateOptions { remaining: Some(1), ..Default::default() }).unwrap();
+    assert_eq!(a.verify(&c.key, &[], 5).unwrap().outcome, Outcome::UsageExceeded);
+    assert_eq!(b.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::UsageExceeded);
+    // A top-up on one store is spent exactly by the other, though its cached copy said 0.
+    b.update(&c.info.id, UpdateOptions { remaining: Some(Some(2)), ..Default::default() }).unwrap();
+    until(&a, &c.key, Outcome::Valid, Duration::from_secs(2));
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().remaining(), Some(0));
+    assert_eq!(b.verify(&c.key, &[], 1).unwrap().outcome, Outcome::UsageExceeded);
+}
+
+#[test]
+fn a_revoke_reaches_another_store_fast_and_its_own_at_once() {
+    let schema = PgSchema::new("revoke");
+    let (a, b) = (open(&schema), open(&schema));
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let c = b.create(CreateOptions::default()).unwrap();
+        assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+        b.revoke(&c.info.id).unwrap();
+        assert_eq!(b.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Revoked, "a store's own write");
+        times.push(until(&a, &c.key, Outcome::Revoked, Duration::from_secs(2)));
+    }
+    times.sort();
+    eprintln!("revoke reached the other store after {times:?}");
+    assert!(times[4] < Duration::from_millis(1500), "within max_staleness and a margin: {times:?}");
+}
+
+#[test]
+fn with_notifications_lost_the_poll_still_delivers_within_max_staleness() {
+    let schema = PgSchema::new("nolisten");
+    let b = open(&schema);
+    // The listener can never connect: only the staleness bound keeps `a` current.
+    let a = Keyhouse::open(
+        pg_url(),
+        Config {
+            listen_url: Some("postgres://nobody:secret@127.0.0.1:1/none?sslmode=disable".into()),
+            max_staleness: Duration::from_millis(300),
+            connect_timeout: Duration::from_millis(500),
+            ..config(&schema)
+        },
+    )
+    .unwrap();
+    let c = b.create(CreateOptions::default()).unwrap();
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    b.update(&c.info.id, UpdateOptions { enabled: Some(false), ..Default::default() }).unwrap();
+    let took = until(&a, &c.key, Outcome::Disabled, Duration::from_secs(2));
+    assert!(took < Duration::from_millis(600), "max_staleness 300 ms, took {took:?}");
+}
+
+#[test]
+fn a_killed_listener_connection_still_lets_a_revoke_through_within_max_staleness() {
+    let schema = PgSchema::new("killed");
+    let staleness = Duration::from_millis(400);
+    let a = Keyhouse::open(pg_url(), Config { max_staleness: staleness, ..config(&schema) }).unwrap();
+    let b = open(&schema);
+    let c = b.create(CreateOptions::default()).unwrap();
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    let mut psql = PgSchema::client();
+    let killed: i64 = psql
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'keyhouse-listener' AND strpos(query, $1) > 0",
+            &[&schema.0],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 2, "both stores' listeners were found and killed ({killed})");
+    b.revoke(&c.info.id).unwrap();
+    let took = until(&a, &c.key, Outcome::Revoked, Duration::from_secs(3));
+    assert!(took < staleness + Duration::from_millis(400), "took {took:?}");
+}
+
+#[test]
+fn changes_made_with_psql_reach_the_cache_too() {
+    let schema = PgSchema::new("psql");
+    let a = open(&schema);
+    let c = a.create(CreateOptions::default()).unwrap();
+    let d = a.create(CreateOptions::default()).unwrap();
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    let mut psql = PgSchema::client();
+    psql.execute(&format!("UPDATE \"{}\".keys SET enabled = false WHERE id = $1", schema.0), &[&c.info.id]).unwrap();
+    until(&a, &c.key, Outcome::Disabled, Duration::from_secs(2));
+    assert_eq!(a.verify(&d.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    psql.batch_execute(&format!("TRUNCATE \"{}\".keys CASCADE", schema.0)).unwrap();
+    until(&a, &d.key, Outcome::NotFound, Duration::from_secs(2));
+}
+
+#[test]
+fn a_plain_verify_writes_nothing_and_usage_does_not_invalidate() {
+    let schema = PgSchema::new("usage");
+    let a = open(&schema);
+    let c = a.create(CreateOptions::default()).unwrap();
+    let mut psql = PgSchema::client();
+    let epoch = |psql: &mut postgres::Client| -> i64 {
+        psql.query_one(&format!("SELECT n FROM \"{}\".epoch", schema.0), &[]).unwrap().get(0)
+    };
+    let usage = |psql: &mut postgres::Client| -> i64 {
+        psql.query_one(&format!("SELECT usage_count FROM \"{}\".key_state", schema.0), &[]).unwrap().get(0)
+    };
+    let before = epoch(&mut psql);
+    for _ in 0..50 {
+        assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    }
+    assert_eq!(usage(&mut psql), 0, "usage is batched");
+    a.flush().unwrap();
+    assert_eq!(usage(&mut psql), 50);
+    assert_eq!(epoch(&mut psql), before, "a usage write is no change to invalidate");
+    assert_eq!(a.get(&c.info.id).unwrap().usage_count, 50);
+}
+
+#[test]
+fn many_stores_opening_a_new_schema_at_once_migrate_it_once() {
+    let schema = PgSchema::new("migrate");
+    let url = pg_url();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, config) = (url.clone(), config(&schema));
+            std::thread::spawn(move || Keyhouse::open(url, config).map(|kh| kh.close()))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap().unwrap();
+    }
+    let mut psql = PgSchema::client();
+    let v: i32 = psql.query_one(&format!("SELECT version FROM \"{}\".meta", schema.0), &[]).unwrap().get(0);
+    assert_eq!(v, 1);
+    psql.execute(&format!("UPDATE \"{}\".meta SET version = 99", schema.0), &[]).unwrap();
+    let err = Keyhouse::open(url, config(&schema)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SchemaTooNew, "{err}");
+}
+
+#[test]
+fn calling_from_inside_an_async_runtime_is_an_error_not_a_panic() {
+    let schema = PgSchema::new("tokio");
+    let kh = open(&schema);
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let err = rt.block_on(async { kh.get(&c.info.id) }).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreError);
+    assert!(err.to_string().contains("async runtime"), "{err}");
+    let err = rt.block_on(async { Keyhouse::open(pg_url(), config(&schema)) }).unwrap_err();
+    assert!(err.to_string().contains("spawn_blocking"), "{err}");
+    // Off the runtime it works as ever.
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+}
+
+#[test]
+fn connection_failures_are_clear_errors_within_connect_timeout_and_never_show_the_password() {
+    let quick = Config { connect_timeout: Duration::from_millis(800), ..Config::default() };
+    let cases = [("postgres://app:hunter2secret@127.0.0.1:1/db?sslmode=disable", "unreachable")];
+    for (url, what) in cases {
+        let start = Instant::now();
+        let err = Keyhouse::open(url, quick.clone()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::StoreError, "{what}: {err}");
+        assert!(!err.to_string().contains("hunter2secret"), "{what}: {err}");
+        assert!(err.to_string().contains("app:***@"), "{what}: the URL is shown redacted: {err}");
+        assert!(start.elapsed() < Duration::from_secs(3), "{what}: took {:?}", start.elapsed());
+    }
+    // A wrong password.
+    let url = redact_then(&pg_url(), "hunter2secret");
+    let err = Keyhouse::open(&url, quick.clone()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreError, "{err}");
+    assert!(!err.to_string().contains("hunter2secret"), "{err}");
+    assert!(err.to_string().contains("password authentication failed"), "{err}");
+    // TLS that cannot be verified: the server's self-signed certificate.
+    let tls = pg_url().replace("sslmode=disable", "sslmode=require");
+    let err = Keyhouse::open(&tls, quick.clone()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreError, "{err}");
+    // Debug of a config never shows a listen URL's password.
+    let c = Config { listen_url: Some("postgres://u:hunter2secret@h/db".into()), ..Config::default() };
+    assert!(!format!("{c:?}").contains("hunter2secret"));
+}
+
+/// `url` with its password replaced by `password`.
+fn redact_then(url: &str, password: &str) -> String {
+    let at = url.rfind('@').unwrap();
+    let colon = url[..at].rfind(':').unwrap();
+    format!("{}:{password}{}", &url[..colon], &url[at..])
+}
+
+#[test]
+fn a_statement_timeout_is_store_busy() {
+    let schema = PgSchema::new("timeout");
+    let kh =
+        Keyhouse::open(pg_url(), Config { statement_timeout: Duration::from_millis(300), ..config(&schema) }).unwrap();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let mut psql = PgSchema::client();
+    let mut tx = psql.transaction().unwrap();
+    tx.execute(&format!("SELECT 1 FROM \"{}\".keys WHERE id = $1 FOR UPDATE", schema.0), &[&c.info.id]).unwrap();
+    let start = Instant::now();
+    let err = kh.revoke(&c.info.id).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreBusy, "{err}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    tx.rollback().unwrap();
+    assert!(kh.revoke(&c.info.id).is_ok(), "nothing was half-written");
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+}
+
+/// A TCP proxy in front of the server that the test can cut, as a network
+/// partition or a stopped server would.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        let target: postgres::Config = pg_url().parse().unwrap();
+        let host = match &target.get_hosts()[0] {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            other => panic!("the proxy needs a TCP host, got {other:?}"),
+        };
+        let upstream = format!("{host}:{}", target.get_ports().first().copied().unwrap_or(5432));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (up2, conns2) = (Arc::clone(&up), Arc::clone(&conns));
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is closed at once
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else { continue };
+                let mut list = conns2.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16384];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Proxy { port, up, conns }
+    }
+
+    /// The test server's URL, through the proxy.
+    fn url(&self) -> String {
+        let url = pg_url();
+        let at = url.rfind('@').unwrap();
+        let slash = at + url[at..].find('/').unwrap();
+        format!("{}@127.0.0.1:{}{}", &url[..at], self.port, &url[slash..])
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn with_the_server_gone_verify_fails_closed_after_max_staleness_and_recovers() {
+    let schema = PgSchema::new("closed");
+    let proxy = Proxy::start();
+    let staleness = Duration::from_millis(300);
+    let kh = Keyhouse::open(
+        proxy.url(),
+        Config { max_staleness: staleness, connect_timeout: Duration::from_millis(500), ..config(&schema) },
+    )
+    .unwrap();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let credits = kh.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    assert_eq!(kh.verify(&credits.key, &[], 1).unwrap().outcome, Outcome::Valid);
+    proxy.cut();
+    let start = Instant::now();
+    // A consuming verify cannot record its credit: never VALID.
+    let spent = kh.verify(&credits.key, &[], 1);
+    assert!(spent.is_err(), "a spend with the server gone: {spent:?}");
+    // A cached key answers until the bound, then fails closed.
+    let err = loop {
+        match kh.verify(&c.key, &[], 1) {
+            Ok(r) => {
+                assert_eq!(r.outcome, Outcome::Valid);
+                assert!(start.elapsed() < staleness, "VALID after the bound: {:?}", start.elapsed());
+            }
+            Err(e) => break e,
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(err.code(), ErrorCode::StoreError, "{err}");
+    assert!(start.elapsed() < Duration::from_secs(3), "fails within connect_timeout: {:?}", start.elapsed());
+    proxy.restore();
+    until(&kh, &c.key, Outcome::Valid, Duration::from_secs(5));
+    let left = kh.get(&credits.info.id).unwrap().remaining;
+    assert_eq!(left, Some(9), "the failed spend recorded nothing");
+}
+
+#[test]
+fn a_dropped_schema_mid_run_is_a_store_error_not_a_panic() {
+    let schema = PgSchema::new("dropped");
+    let kh = open(&schema);
+    let c = kh.create(CreateOptions { remaining: Some(5), ..Default::default() }).unwrap();
+    PgSchema::client().batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", schema.0)).unwrap();
+    let err = kh.create(CreateOptions::default()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreError, "{err}");
+    assert_eq!(kh.get(&c.info.id).unwrap_err().code(), ErrorCode::StoreError);
+    // The spend and the bounded cache both go to the server, and fail.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::StoreError);
+}
