@@ -44,6 +44,18 @@ export interface KeyhouseConfig {
   busyTimeout?: number
   /** Whether a verify re-hashes, with `pepper`, a key whose stored hash uses an older pepper (or none). Default true. */
   rehashOnVerify?: boolean
+  /** PostgreSQL: the most connections the store opens for requests. Default 8. */
+  poolSize?: number
+  /** PostgreSQL: seconds to wait for a connection. Default 5. */
+  connectTimeout?: number
+  /** PostgreSQL: the server cancels any statement that runs longer (seconds). Default 5. */
+  statementTimeout?: number
+  /** PostgreSQL: the longest (seconds) verify answers from cached rows without hearing from the server. Default 1. */
+  maxStaleness?: number
+  /** PostgreSQL: the schema that holds Keyhouse's tables. Default `keyhouse`. */
+  schema?: string
+  /** PostgreSQL: where the change listener connects, if not the store's URL. */
+  listenUrl?: string
 }
 
 /** What to create. Durations are in seconds. */

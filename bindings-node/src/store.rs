@@ -340,6 +340,12 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
         "usageFlushInterval",
         "busyTimeout",
         "rehashOnVerify",
+        "poolSize",
+        "connectTimeout",
+        "statementTimeout",
+        "maxStaleness",
+        "schema",
+        "listenUrl",
     ];
     let mut c = Config::default();
     options(env, "config", v, KNOWN, |name, v| {
@@ -359,6 +365,12 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
             "usageFlushInterval" => c.usage_flush_interval = seconds(env, name, v)?,
             "busyTimeout" => c.busy_timeout = seconds(env, name, v)?,
             "rehashOnVerify" => c.rehash_on_verify = boolean(env, name, v)?,
+            "poolSize" => c.pool_size = integer(env, name, v, 0.0, f64::from(u32::MAX))? as u32,
+            "connectTimeout" => c.connect_timeout = seconds(env, name, v)?,
+            "statementTimeout" => c.statement_timeout = seconds(env, name, v)?,
+            "maxStaleness" => c.max_staleness = seconds(env, name, v)?,
+            "schema" => c.schema = string(env, name, v)?,
+            "listenUrl" => c.listen_url = Some(string(env, name, v)?),
             _ => return Err(unhandled(name)),
         }
         Ok(())

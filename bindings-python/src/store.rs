@@ -222,6 +222,12 @@ const CONFIG_OPTIONS: &[&str] = &[
     "usage_flush_interval",
     "busy_timeout",
     "rehash_on_verify",
+    "pool_size",
+    "connect_timeout",
+    "statement_timeout",
+    "max_staleness",
+    "schema",
+    "listen_url",
 ];
 
 /// The store configuration from keyword arguments.
@@ -246,6 +252,12 @@ pub fn config_from_py(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "usage_flush_interval" => c.usage_flush_interval = duration_from_py(name, v)?,
             "busy_timeout" => c.busy_timeout = duration_from_py(name, v)?,
             "rehash_on_verify" => c.rehash_on_verify = boolean(name, v)?,
+            "pool_size" => c.pool_size = int_in(name, v, 0, u32::MAX.into())?,
+            "connect_timeout" => c.connect_timeout = duration_from_py(name, v)?,
+            "statement_timeout" => c.statement_timeout = duration_from_py(name, v)?,
+            "max_staleness" => c.max_staleness = duration_from_py(name, v)?,
+            "schema" => c.schema = string(name, v)?,
+            "listen_url" => c.listen_url = Some(string(name, v)?),
             _ => return Ok(false),
         }
         Ok(true)

@@ -42,3 +42,35 @@ def cli() -> str:
         assert cargo, "cargo is needed to build the keyhouse CLI for the interop tests"
         subprocess.run([cargo, "build", "-q", "-p", "keyhouse", "--bin", "keyhouse"], cwd=REPO, check=True)
     return path
+
+
+def pg_url() -> str:
+    """The PostgreSQL server the tests run against. Unset fails the test
+    loudly: `make test` starts a server and sets it."""
+    url = os.environ.get("KEYHOUSE_TEST_PG")
+    if not url:
+        pytest.fail(
+            "KEYHOUSE_TEST_PG is not set: the PostgreSQL tests need a server "
+            "(make test starts one; or export KEYHOUSE_TEST_PG=postgres://USER:PASSWORD@HOST/DB)",
+            pytrace=False,
+        )
+    return url
+
+
+def psql(sql: str, *params):
+    """Runs one statement on the test server behind Keyhouse's back, as psql would."""
+    import psycopg
+
+    with psycopg.connect(pg_url(), autocommit=True) as conn:
+        cur = conn.execute(sql, params or None)
+        return cur.fetchall() if cur.description else None
+
+
+@pytest.fixture
+def pg_schema():
+    """A PostgreSQL schema of the test's own, dropped afterwards."""
+    import uuid
+
+    name = f"py_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+    yield name
+    psql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

@@ -6,7 +6,7 @@ import pytest
 
 import keyhouse
 from keyhouse import _native
-from conftest import read_vectors
+from conftest import pg_url, read_vectors
 
 FORMAT = read_vectors("format.json")
 PARSE = read_vectors("parse.json")
@@ -52,10 +52,11 @@ def test_parse(v):
 class Runner:
     """Replays one scenario against a store at fixed clock times."""
 
-    def __init__(self, scenario, start, path):
+    def __init__(self, scenario, start, path, **extra):
         self.start = start
         self.clock = _native._TestClock(start)
-        self.kh = _native._open_with_clock(path, self.clock, **self.config(scenario.get("config", {})))
+        config = {**self.config(scenario.get("config", {})), **extra}
+        self.kh = _native._open_with_clock(path, self.clock, **config)
         self.keys = {}
 
     @staticmethod
@@ -169,7 +170,11 @@ def rate_limit(r):
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS["scenarios"], ids=lambda s: s["name"])
-@pytest.mark.parametrize("where", ["memory", "file"])
-def test_scenario(scenario, where, tmp_path):
+@pytest.mark.parametrize("where", ["memory", "file", "postgres"])
+def test_scenario(scenario, where, tmp_path, request):
+    if where == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        Runner(scenario, SCENARIOS["start"], pg_url(), schema=schema).run(scenario)
+        return
     path = ":memory:" if where == "memory" else str(tmp_path / "scenario.db")
     Runner(scenario, SCENARIOS["start"], path).run(scenario)

@@ -128,6 +128,22 @@ pub fn core_config(config: Option<Config>) -> Result<keyhouse::Config> {
     if let Some(rehash) = config.rehash_on_verify {
         c.rehash_on_verify = rehash;
     }
+    if let Some(n) = config.pool_size {
+        c.pool_size = int("pool_size", n)?;
+    }
+    for (name, value, field) in [
+        ("connect_timeout", config.connect_timeout, &mut c.connect_timeout),
+        ("statement_timeout", config.statement_timeout, &mut c.statement_timeout),
+        ("max_staleness", config.max_staleness, &mut c.max_staleness),
+    ] {
+        if let Some(d) = opt_duration(name, value)? {
+            *field = d;
+        }
+    }
+    if let Some(schema) = config.schema {
+        c.schema = schema;
+    }
+    c.listen_url = config.listen_url;
     Ok(c)
 }
 

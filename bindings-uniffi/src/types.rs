@@ -377,6 +377,25 @@ pub struct Config {
     /// uses an older pepper (or none); true when unset.
     #[uniffi(default)]
     pub rehash_on_verify: Option<bool>,
+    /// PostgreSQL: the most connections the store opens for requests; 8 when unset.
+    #[uniffi(default)]
+    pub pool_size: Option<i64>,
+    /// PostgreSQL: how long to wait for a connection; 5 s when unset.
+    #[uniffi(default)]
+    pub connect_timeout: Option<TimeSpan>,
+    /// PostgreSQL: the server cancels any statement that runs longer; 5 s when unset.
+    #[uniffi(default)]
+    pub statement_timeout: Option<TimeSpan>,
+    /// PostgreSQL: the longest verify answers from cached rows without
+    /// hearing from the server; 1 s when unset.
+    #[uniffi(default)]
+    pub max_staleness: Option<TimeSpan>,
+    /// PostgreSQL: the schema that holds Keyhouse's tables; `keyhouse` when unset.
+    #[uniffi(default)]
+    pub schema: Option<String>,
+    /// PostgreSQL: where the change listener connects, if not the store's URL.
+    #[uniffi(default)]
+    pub listen_url: Option<String>,
 }
 
 impl From<keyhouse::Refill> for Refill {

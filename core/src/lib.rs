@@ -46,6 +46,6 @@ pub use model::{
     UpdateOptions, VerifyResult,
 };
 pub use store::sqlite::schema::SCHEMA_VERSION;
-pub use store::Keyhouse;
+pub use store::{CopyReport, Keyhouse};
 pub use time::{duration_millis, parse_duration, Timestamp, MAX_DURATION, MAX_TIMESTAMP, MIN_TIMESTAMP};
 pub use util::redact_url;

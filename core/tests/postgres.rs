@@ -435,3 +435,57 @@ fn a_dropped_schema_mid_run_is_a_store_error_not_a_panic() {
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::StoreError);
 }
+
+#[test]
+fn copy_moves_every_key_from_sqlite_with_every_field_and_is_idempotent() {
+    let dir = common::TempDir::new("copy");
+    let schema = PgSchema::new("copy");
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let sqlite = open_at(dir.db().to_str().unwrap(), Config::default(), &clock);
+    let plain = sqlite
+        .create(CreateOptions {
+            owner_id: Some("team".into()),
+            name: Some("ci".into()),
+            prefix: Some("acme_live".into()),
+            permissions: Some(vec!["files:*".into()]),
+            metadata: Some(serde_json::json!({"plan": "pro", "n": 3}).as_object().unwrap().clone()),
+            expires_in: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        })
+        .unwrap();
+    let limited = sqlite
+        .create(CreateOptions {
+            remaining: Some(10),
+            refill: Some(keyhouse::Refill { amount: 10, interval: Duration::from_secs(60) }),
+            rate_limit: Some(RateLimit { limit: 5, window: Duration::from_secs(1) }),
+            ..Default::default()
+        })
+        .unwrap();
+    let revoked = sqlite.create(CreateOptions::default()).unwrap();
+    sqlite.revoke(&revoked.info.id).unwrap();
+    clock.advance_millis(5);
+    for _ in 0..3 {
+        assert_eq!(sqlite.verify(&plain.key, &[], 1).unwrap().outcome, Outcome::Valid);
+        assert_eq!(sqlite.verify(&limited.key, &[], 2).unwrap().outcome, Outcome::Valid);
+    }
+    let rolled = sqlite.roll(&limited.info.id, Duration::from_secs(600)).unwrap();
+    sqlite.flush().unwrap();
+
+    let pg = open_at(&pg_url(), config(&schema), &clock);
+    let report = sqlite.copy_into(&pg).unwrap();
+    assert_eq!((report.copied, report.skipped), (4, 0));
+    let again = sqlite.copy_into(&pg).unwrap();
+    assert_eq!((again.copied, again.skipped), (0, 4), "a re-run copies nothing twice");
+    for id in [&plain.info.id, &limited.info.id, &revoked.info.id, &rolled.info.id] {
+        assert_eq!(pg.get(id).unwrap(), sqlite.get(id).unwrap(), "every field of {id}");
+    }
+    let all = keyhouse::ListOptions { include_revoked: true, ..Default::default() };
+    assert_eq!(pg.list(&all).unwrap().keys, sqlite.list(&all).unwrap().keys);
+    // The same plaintext verifies, and the rolled pair still shares one balance.
+    assert_eq!(pg.verify(&plain.key, &["files:read"], 1).unwrap().outcome, Outcome::Valid);
+    assert_eq!(pg.verify(&revoked.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+    let old = pg.verify(&limited.key, &[], 1).unwrap();
+    assert_eq!(old.outcome, Outcome::Valid);
+    assert_eq!(old.remaining(), Some(3), "10 - 3 x 2 - 1, spent through the replacement");
+    assert_eq!(pg.verify(&rolled.key, &[], 1).unwrap().remaining(), Some(2));
+}

@@ -152,7 +152,7 @@ class VerifyResult:
 
 @final
 class Keyhouse:
-    """An API-key store on SQLite, safe to share across threads."""
+    """An API-key store on SQLite (a path) or PostgreSQL (a ``postgres://`` URL), safe to share across threads."""
 
     def __init__(
         self,
@@ -170,6 +170,12 @@ class Keyhouse:
         usage_flush_interval: Seconds = ...,
         busy_timeout: Seconds = ...,
         rehash_on_verify: bool = ...,
+        pool_size: int = ...,
+        connect_timeout: Seconds = ...,
+        statement_timeout: Seconds = ...,
+        max_staleness: Seconds = ...,
+        schema: str = ...,
+        listen_url: Optional[str] = ...,
     ) -> None: ...
     def create(
         self,

@@ -37,6 +37,8 @@ pub(crate) trait Tx {
     fn load(&mut self, id: &str) -> Result<Option<KeyRow>>;
     /// Inserts a new key (both its rows).
     fn insert(&mut self, row: &KeyRow) -> Result<()>;
+    /// Inserts a key unless one with its id exists; whether it did.
+    fn insert_new(&mut self, row: &KeyRow) -> Result<bool>;
     /// Rewrites an existing key (both its rows).
     fn update(&mut self, row: &KeyRow) -> Result<()>;
     /// Rewrites only what using the key changes: usage, credits, refill and GCRA state.

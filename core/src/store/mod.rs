@@ -3,6 +3,7 @@
 pub(crate) mod backend;
 pub(crate) mod checks;
 mod clock;
+mod copy;
 pub(crate) mod postgres;
 mod roll;
 pub(crate) mod row;
@@ -29,6 +30,7 @@ use checks::{
     check_id, check_rate_limit, check_refill, check_remaining, check_text, check_time, dedup, parse_cursor,
     validate_metadata,
 };
+pub use copy::CopyReport;
 use row::KeyRow;
 use sqlite::{Sqlite, MEMORY_PATH};
 use usage::UsageBuffer;

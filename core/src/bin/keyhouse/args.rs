@@ -6,12 +6,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use keyhouse::{parse_duration, Timestamp};
 
-/// Keyhouse: create, verify and manage API keys in a local SQLite store.
+/// Keyhouse: create, verify and manage API keys in a SQLite file or a PostgreSQL database.
 #[derive(Debug, Parser)]
 #[command(name = "keyhouse", version)]
 pub struct Cli {
-    /// The database file.
-    #[arg(long, global = true, env = "KEYHOUSE_DB", default_value = "keyhouse.db")]
+    /// The store: a SQLite file, or a postgres:// URL.
+    // hide_env_values: the URL in KEYHOUSE_DB may hold a password, and
+    // --help would print it.
+    #[arg(long, global = true, env = "KEYHOUSE_DB", hide_env_values = true, default_value = "keyhouse.db")]
     pub db: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
@@ -42,6 +44,23 @@ pub enum Command {
     Delete(IdArg),
     /// Delete every expired key.
     PurgeExpired,
+    /// Bring the store's schema up to date, and nothing else (for a role
+    /// that may run DDL, before app servers whose role may not).
+    Migrate,
+    /// Copy every key (hash, settings, limits, usage) from one store to
+    /// another; keys already there are left alone, so a re-run copies only new ones.
+    Copy(CopyArgs),
+}
+
+/// Options of `copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The store to copy from: a SQLite file or a postgres:// URL.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The store to copy into.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 /// A key id.

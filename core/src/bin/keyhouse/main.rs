@@ -1,4 +1,5 @@
-//! The `keyhouse` command-line program: the store on a local SQLite file.
+//! The `keyhouse` command-line program: the store on a local SQLite file,
+//! or on PostgreSQL.
 
 mod args;
 mod output;
@@ -58,9 +59,37 @@ fn bad_arguments(e: &clap::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
-    let kh = Keyhouse::open(&cli.db, config_from_env()?)?;
     let json = cli.json;
+    if let Command::Copy(a) = &cli.command {
+        let (from, to) = (Keyhouse::open(&a.from, config_from_env()?)?, Keyhouse::open(&a.to, config_from_env()?)?);
+        let report = from.copy_into(&to)?;
+        to.close()?;
+        from.close()?;
+        let text = if json {
+            format!("{}\n", serde_json::json!({"copied": report.copied, "skipped": report.skipped}))
+        } else {
+            format!(
+                "copied {} key(s) from {} to {}; {} already there\n",
+                report.copied,
+                shown(&a.from),
+                shown(&a.to),
+                report.skipped
+            )
+        };
+        return Ok(emit(&text, ExitCode::SUCCESS));
+    }
+    let kh = Keyhouse::open(&cli.db, config_from_env()?)?;
     let code = match cli.command {
+        // Opening migrated it.
+        Command::Migrate => {
+            let text = if json {
+                format!("{}\n", serde_json::json!({"migrated": shown(&cli.db)}))
+            } else {
+                format!("{} is up to date\n", shown(&cli.db))
+            };
+            emit(&text, ExitCode::SUCCESS)
+        }
+        Command::Copy(_) => unreachable!("handled above"),
         Command::Create(a) => {
             let created = kh.create(CreateOptions {
                 owner_id: a.owner,
@@ -150,6 +179,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(code)
 }
 
+/// A store's name as the CLI prints it: a URL's password hidden.
+fn shown(db: &std::path::Path) -> String {
+    keyhouse::redact_url(&db.to_string_lossy())
+}
+
 /// The configuration comes from the environment, never from flags, so
 /// that peppers stay out of shell history and process listings:
 ///
@@ -159,7 +193,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 ///   earlier peppers, still accepted, read up to the first number missing;
 /// - `KEYHOUSE_REHASH_ON_VERIFY=1`: let `verify` re-hash a key made with an
 ///   older pepper. Off by default, so that checking a key by hand never
-///   changes what the services that share the store can verify.
+///   changes what the services that share the store can verify;
+/// - PostgreSQL: `KEYHOUSE_SCHEMA` (default `keyhouse`),
+///   `KEYHOUSE_CONNECT_TIMEOUT` and `KEYHOUSE_STATEMENT_TIMEOUT` (durations
+///   such as `5s`).
 fn config_from_env() -> Result<Config, Error> {
     let var = |name: &str| std::env::var(name).ok();
     let mut config =
@@ -174,6 +211,17 @@ fn config_from_env() -> Result<Config, Error> {
             Error::InvalidArgument(format!("KEYHOUSE_PREVIOUS_PEPPER_{n} needs KEYHOUSE_PREVIOUS_PEPPER_ID_{n}"))
         })?;
         config.previous_peppers.push(Pepper::new(&id, secret.as_bytes())?);
+    }
+    if let Some(schema) = var("KEYHOUSE_SCHEMA") {
+        config.schema = schema;
+    }
+    for (name, field) in [
+        ("KEYHOUSE_CONNECT_TIMEOUT", &mut config.connect_timeout),
+        ("KEYHOUSE_STATEMENT_TIMEOUT", &mut config.statement_timeout),
+    ] {
+        if let Some(v) = var(name) {
+            *field = keyhouse::parse_duration(&v).map_err(|e| Error::InvalidArgument(format!("{name}: {e}")))?;
+        }
     }
     Ok(config)
 }

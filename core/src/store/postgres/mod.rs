@@ -45,6 +45,7 @@ pub(crate) struct Sql {
     load: String,
     load_for_update: String,
     insert_key: String,
+    insert_key_new: String,
     update_key: String,
     insert_state: String,
     update_state: String,
@@ -69,16 +70,17 @@ impl Sql {
         let key_columns = "prefix = $2, hash = $3, owner_id = $4, name = $5, permissions = $6, metadata = $7, \
             enabled = $8, created_at = $9, updated_at = $10, expires_at = $11, revoked_at = $12, \
             refill_amount = $13, refill_interval_ms = $14, rate_limit = $15, rate_window_ms = $16, limit_source = $17";
+        let insert = format!(
+            "INSERT INTO {s}.keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, \
+             updated_at, expires_at, revoked_at, refill_amount, refill_interval_ms, rate_limit, rate_window_ms, \
+             limit_source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        );
         let state_columns = "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6";
         Sql {
             load: format!("{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1"),
             load_for_update: format!("{select} JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1 FOR UPDATE"),
-            insert_key: format!(
-                "INSERT INTO {s}.keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, \
-                 created_at, updated_at, expires_at, revoked_at, refill_amount, refill_interval_ms, rate_limit, \
-                 rate_window_ms, limit_source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                 $14, $15, $16, $17) RETURNING seq"
-            ),
+            insert_key: format!("{insert} RETURNING seq"),
+            insert_key_new: format!("{insert} ON CONFLICT (id) DO NOTHING RETURNING seq"),
             update_key: format!("UPDATE {s}.keys SET {key_columns} WHERE id = $1 RETURNING seq"),
             insert_state: format!(
                 "INSERT INTO {s}.key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \

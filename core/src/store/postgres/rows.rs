@@ -102,7 +102,14 @@ impl<C: GenericClient> PgTx<'_, C> {
         Ok(())
     }
 
-    fn write_key(&mut self, row: &KeyRow, insert: bool) -> Result<i64> {
+    /// Writes the `keys` row with `query`; its `seq`, or `None` if the
+    /// query wrote nothing (no such key, or an id already taken).
+    fn write_key(&mut self, row: &KeyRow, insert: bool) -> Result<Option<i64>> {
+        let sql = self.sql;
+        self.write_key_with(row, if insert { &sql.insert_key } else { &sql.update_key })
+    }
+
+    fn write_key_with(&mut self, row: &KeyRow, query: &str) -> Result<Option<i64>> {
         let i = &row.info;
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
         let (permissions, metadata) = (to_json(&i.permissions)?, to_json(&i.metadata)?);
@@ -112,7 +119,6 @@ impl<C: GenericClient> PgTx<'_, C> {
         let refill_ms = i.refill.map(|r| duration_millis(r.interval));
         let rate = i.rate_limit.map(|r| i64::from(r.limit));
         let window = i.rate_limit.map(|r| duration_millis(r.window));
-        let query = if insert { &self.sql.insert_key } else { &self.sql.update_key };
         let rows = self
             .c
             .query_typed(
@@ -138,10 +144,28 @@ impl<C: GenericClient> PgTx<'_, C> {
                 ],
             )
             .map_err(pg_error)?;
-        match rows.first() {
-            Some(r) => r.try_get(0).map_err(pg_error),
-            None => Err(crate::Error::NotFound(i.id.clone())),
-        }
+        rows.first().map(|r| r.try_get(0)).transpose().map_err(pg_error)
+    }
+
+    /// Inserts the `key_state` row of a key just inserted as `seq`.
+    fn insert_state(&mut self, seq: i64, row: &KeyRow) -> Result<()> {
+        let i = &row.info;
+        let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
+        let (last_used, last_refill) =
+            (i.last_used_at.map(Timestamp::as_millis), i.last_refill_at.map(Timestamp::as_millis));
+        let sql = self.sql;
+        self.exec(
+            &sql.insert_state,
+            &[
+                (&seq, Type::INT8),
+                (&usage, Type::INT8),
+                (&last_used, Type::INT8),
+                (&i.remaining, Type::INT8),
+                (&last_refill, Type::INT8),
+                (&row.rate_tat, Type::INT8),
+            ],
+        )?;
+        Ok(())
     }
 }
 
@@ -155,29 +179,19 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
     }
 
     fn insert(&mut self, row: &KeyRow) -> Result<()> {
-        let seq = self.write_key(row, true)?;
-        let state = KeyRow { seq, ..row.clone() };
-        let i = &state.info;
-        let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
-        let (last_used, last_refill) =
-            (i.last_used_at.map(Timestamp::as_millis), i.last_refill_at.map(Timestamp::as_millis));
+        let seq = self.write_key(row, true)?.ok_or_else(|| crate::Error::Store("insert returned no row".into()))?;
+        self.insert_state(seq, row)
+    }
+
+    fn insert_new(&mut self, row: &KeyRow) -> Result<bool> {
         let sql = self.sql;
-        self.exec(
-            &sql.insert_state,
-            &[
-                (&seq, Type::INT8),
-                (&usage, Type::INT8),
-                (&last_used, Type::INT8),
-                (&i.remaining, Type::INT8),
-                (&last_refill, Type::INT8),
-                (&state.rate_tat, Type::INT8),
-            ],
-        )?;
-        Ok(())
+        let Some(seq) = self.write_key_with(row, &sql.insert_key_new)? else { return Ok(false) };
+        self.insert_state(seq, row)?;
+        Ok(true)
     }
 
     fn update(&mut self, row: &KeyRow) -> Result<()> {
-        self.write_key(row, false)?;
+        self.write_key(row, false)?.ok_or_else(|| crate::Error::NotFound(row.info.id.clone()))?;
         // A new version: spends decided on the old settings no longer apply.
         self.write_state(row, true)
     }

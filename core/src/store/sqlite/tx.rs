@@ -23,6 +23,15 @@ impl Tx for SqliteTx<'_> {
         row.save(self.0, true)
     }
 
+    fn insert_new(&mut self, row: &KeyRow) -> Result<bool> {
+        // Under the write lock, nothing can insert the id between the two.
+        if load(self.0, &row.info.id)?.is_some() {
+            return Ok(false);
+        }
+        row.save(self.0, true)?;
+        Ok(true)
+    }
+
     fn update(&mut self, row: &KeyRow) -> Result<()> {
         row.save(self.0, false)
     }
