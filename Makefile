@@ -9,7 +9,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+# The PostgreSQL server the tests run against. By default, pg-start starts
+# one from Debian's packages (installing them on a fresh machine) with this
+# role and database; set KEYHOUSE_TEST_PG in the environment to use another
+# server instead. Each suite makes schemas of its own inside the database.
+PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
+KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
+export KEYHOUSE_TEST_PG
+
+.PHONY: run pg-start test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -22,7 +30,14 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace -- -D warnings
 
-test-core:
+pg-start:
+ifeq ($(PG_GIVEN),)
+	tests/postgres/start.sh
+else
+	@echo "using the PostgreSQL server in KEYHOUSE_TEST_PG"
+endif
+
+test-core: pg-start
 	$(CARGO) test --workspace
 
 # The format vectors must agree with the independent Python reference.
@@ -41,7 +56,7 @@ $(VENV)/.ready:
 python-install: python-env
 	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings-python
 
-test-python: python-install
+test-python: python-install pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest bindings-python/tests -q
 
@@ -54,7 +69,7 @@ bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
 node-build: node-env
 	cd bindings-node && npx napi build --platform --release
 
-test-node: node-build
+test-node: node-build pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
@@ -62,7 +77,7 @@ test-node: node-build
 
 # Several processes in Python and Node, the CLI, the sqlite3 shell and
 # kill -9 on one database file (tests/torture); about a minute.
-test-torture: python-install node-build
+test-torture: python-install node-build pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest tests/torture -q
 
@@ -72,12 +87,12 @@ uniffi-build:
 	$(CARGO) build -p keyhouse-uniffi -p keyhouse --bins --lib
 	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug/uniffi-bindgen
 
-test-kotlin: uniffi-build
+test-kotlin: uniffi-build pg-start
 	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
 	bindings-uniffi/kotlin/package-check.sh
 
 # Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the script).
-test-swift: uniffi-build
+test-swift: uniffi-build pg-start
 	bindings-uniffi/swift/test.sh
 
 # Both suites, with the Kotlin-Swift test in three phases around the Swift run:

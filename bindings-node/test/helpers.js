@@ -28,4 +28,30 @@ function pythonPath() {
   return process.env.KEYHOUSE_PYTHON || path.join(REPO, '.venv', 'bin', 'python')
 }
 
-module.exports = { REPO, readVectors, tempDb, cliPath, pythonPath }
+/** The PostgreSQL server the tests run against; unset fails loudly (make test sets it). */
+function pgUrl() {
+  const url = process.env.KEYHOUSE_TEST_PG
+  if (!url) {
+    throw new Error(
+      'KEYHOUSE_TEST_PG is not set: the PostgreSQL tests need a server ' +
+        '(make test starts one; or export KEYHOUSE_TEST_PG=postgres://USER:PASSWORD@HOST/DB)',
+    )
+  }
+  return url
+}
+
+/** Runs SQL on the test server behind Keyhouse's back, with psql. */
+function psql(sql) {
+  return require('node:child_process')
+    .execFileSync('psql', [pgUrl(), '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { encoding: 'utf8' })
+    .trim()
+}
+
+/** A PostgreSQL schema of the test's own, dropped when the test ends. */
+function pgSchema(t) {
+  const name = `node_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+  t.after(() => psql(`DROP SCHEMA IF EXISTS "${name}" CASCADE`))
+  return name
+}
+
+module.exports = { REPO, readVectors, tempDb, cliPath, pythonPath, pgUrl, psql, pgSchema }

@@ -3,7 +3,7 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const kh = require('..')
-const { readVectors, tempDb } = require('./helpers')
+const { readVectors, tempDb, pgUrl, pgSchema } = require('./helpers')
 
 const FORMAT = readVectors('format.json')
 const PARSE = readVectors('parse.json')
@@ -38,10 +38,10 @@ test('parse vectors', () => {
 })
 
 class Runner {
-  constructor(scenario, start, path) {
+  constructor(scenario, start, path, extra = {}) {
     this.start = start
     this.clock = new kh._TestClock(start)
-    this.store = kh._openWithClock(path, this.clock, Runner.config(scenario.config || {}))
+    this.store = kh._openWithClock(path, this.clock, { ...Runner.config(scenario.config || {}), ...extra })
     this.keys = new Map()
   }
 
@@ -157,4 +157,7 @@ for (const scenario of SCENARIOS.scenarios) {
       new Runner(scenario, SCENARIOS.start, where === 'memory' ? ':memory:' : tempDb(t)).run(scenario)
     })
   }
+  test(`scenario ${scenario.name} (postgres)`, (t) => {
+    new Runner(scenario, SCENARIOS.start, pgUrl(), { schema: pgSchema(t) }).run(scenario)
+  })
 }

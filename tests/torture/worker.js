@@ -9,6 +9,7 @@ const [mode, db, ...keys] = process.argv.slice(2)
 const deadline = Number(process.env.TORTURE_DEADLINE) * 1000
 const reopen = Number(process.env.TORTURE_REOPEN || 0)
 const log = process.env.TORTURE_LOG ? fs.openSync(process.env.TORTURE_LOG, 'a') : null
+const options = process.env.TORTURE_SCHEMA ? { schema: process.env.TORTURE_SCHEMA } : {}
 const counts = {}
 const count = (k) => { counts[k] = (counts[k] || 0) + 1 }
 // Wall-clock nanoseconds, comparable with Python's time.time_ns().
@@ -16,13 +17,13 @@ const nowNs = () => BigInt(Math.floor((performance.timeOrigin + performance.now(
 
 if (mode === 'churn') {
   while (Date.now() < deadline) {
-    const kh = Keyhouse.open(db)
+    const kh = Keyhouse.open(db, options)
     count(kh.verifySync(keys[0]).outcome)
     kh.closeSync()
   }
   console.log(JSON.stringify(counts))
 } else {
-  let kh = Keyhouse.open(db)
+  let kh = Keyhouse.open(db, options)
   let n = 0
   while (Date.now() < deadline) {
     if (mode === 'create') {
@@ -38,7 +39,7 @@ if (mode === 'churn') {
     else if (mode === 'watch') fs.writeSync(log, `${start} ${i} ${outcome}\n`)
     if (reopen && n % reopen === 0) {
       kh.closeSync()
-      kh = Keyhouse.open(db)
+      kh = Keyhouse.open(db, options)
     }
   }
   kh.closeSync()

@@ -11,7 +11,8 @@ Runs until the Unix time in TORTURE_DEADLINE. Modes:
   churn KEY     open, verify KEY once, close; again and again; print a summary
 
 TORTURE_REOPEN=N closes the store and opens it again every N verifies, as a
-restarting service does. worker.js does the same in Node, line for line.
+restarting service does. DB may be a postgres:// URL; TORTURE_SCHEMA then
+names the schema. worker.js does the same in Node, line for line.
 """
 
 import json
@@ -28,15 +29,16 @@ def main() -> None:
     reopen = int(os.environ.get("TORTURE_REOPEN", "0"))
     log = os.open(os.environ["TORTURE_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT) if "TORTURE_LOG" in os.environ else None
     counts = {}
+    options = {"schema": os.environ["TORTURE_SCHEMA"]} if "TORTURE_SCHEMA" in os.environ else {}
     if mode == "churn":
         while time.time() < deadline:
-            kh = keyhouse.Keyhouse(db)
+            kh = keyhouse.Keyhouse(db, **options)
             outcome = kh.verify(keys[0]).outcome.value
             counts[outcome] = counts.get(outcome, 0) + 1
             kh.close()
         print(json.dumps(counts))
         return
-    kh = keyhouse.Keyhouse(db)
+    kh = keyhouse.Keyhouse(db, **options)
     n = 0
     while time.time() < deadline:
         if mode == "create":
@@ -54,7 +56,7 @@ def main() -> None:
             os.write(log, f"{start} {i} {outcome}\n".encode())
         if reopen and n % reopen == 0:
             kh.close()
-            kh = keyhouse.Keyhouse(db)
+            kh = keyhouse.Keyhouse(db, **options)
     kh.close()
     print(json.dumps(counts))
 

@@ -113,16 +113,47 @@ impl Sql {
                  FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, n, t), {s}.keys k \
                  WHERE k.id = u.id AND s.seq = k.seq"
             ),
-            spend: format!(
-                "UPDATE {s}.key_state SET remaining = $2, last_refill_at = $3, rate_tat = $4 \
-                 WHERE seq = $1 AND version = $5 AND remaining IS NOT DISTINCT FROM $6 \
-                 AND last_refill_at IS NOT DISTINCT FROM $7 AND rate_tat IS NOT DISTINCT FROM $8 RETURNING 1"
-            ),
+            spend: SPEND.replace("{s}", &s),
             epoch: format!("SELECT n FROM {s}.epoch"),
             changes: format!("SELECT epoch, key_id FROM {s}.changes WHERE epoch > $1 AND epoch <= $2 ORDER BY epoch"),
         }
     }
 }
+
+/// One spend (see `spend`): lock the key's state row, apply the refill
+/// (`verify::apply_refill`), the GCRA rate limit (`ratelimit::check`) and
+/// the credits to it, and write it if admitted; return the state found.
+/// $1 seq, $2 now (ms), $3 refill amount, $4 refill interval (ms), $5 rate
+/// limit, $6 window (ms), $7 cost, $8 the settings version decided on. GCRA
+/// times are in units of 1/limit ms and compared as numeric, so no product
+/// can overflow.
+const SPEND: &str = "\
+WITH cur AS (
+    SELECT seq, version, remaining, last_refill_at, rate_tat FROM {s}.key_state WHERE seq = $1 FOR UPDATE
+), refilled AS (
+    SELECT cur.*,
+        ($3::bigint IS NOT NULL AND last_refill_at IS NOT NULL AND $2 - last_refill_at >= greatest($4, 1)) AS due
+    FROM cur
+), p AS (
+    SELECT seq, version, due,
+        CASE WHEN due THEN $3 ELSE remaining END AS r,
+        CASE WHEN due THEN last_refill_at + ($2 - last_refill_at) / greatest($4, 1) * greatest($4, 1)
+             ELSE last_refill_at END AS lr,
+        greatest(coalesce(rate_tat::numeric, $2::numeric * $5), $2::numeric * $5) + $6 AS new_tat
+    FROM refilled
+), d AS (
+    SELECT p.*,
+        version = $8
+        AND ($5::bigint IS NULL OR new_tat - $2::numeric * $5 <= $6::numeric * $5)
+        AND (r IS NULL OR r >= $7) AS admitted
+    FROM p
+), upd AS (
+    UPDATE {s}.key_state s SET remaining = d.r - $7, last_refill_at = d.lr,
+        rate_tat = CASE WHEN $5::bigint IS NULL THEN s.rate_tat ELSE d.new_tat::bigint END
+    FROM d WHERE s.seq = d.seq AND d.admitted
+    RETURNING 1
+)
+SELECT version, remaining, last_refill_at, rate_tat, EXISTS (SELECT 1 FROM upd) FROM cur";
 
 /// The connections of one PostgreSQL store.
 pub(crate) struct Postgres {

@@ -1,20 +1,21 @@
 //! Spending credits and rate-limit slots on PostgreSQL: one conditional
 //! statement per attempt, exact across any number of machines.
 //!
-//! The decision is made in Rust, by the same pure `verify::consume` SQLite
-//! uses, on the limit state this process last saw. It is then written with
-//! one `UPDATE … WHERE <the state is still what it was decided on>`: the
-//! key's settings `version` and its `remaining`, `last_refill_at` and
-//! `rate_tat`. Under PostgreSQL's row lock, two spends that decided on the
-//! same state cannot both match; the one that loses reads the state afresh
-//! and decides again. No lock is held across round trips, and a spend that
-//! is refused writes nothing.
+//! Each spend is one statement (`Sql::spend`) that locks the key's state
+//! row, applies the refill, the GCRA rate limit and the credits to the
+//! state it finds, and writes the result only if the request is admitted:
+//! `UPDATE … WHERE <still admissible>`. Spends of one key queue on the row
+//! lock, each deciding on the state the one before it left, so any number
+//! of processes on any number of machines stay exact, a refused request
+//! writes nothing, and no lock is held across round trips.
 //!
-//! A refusal decided on an older state also holds on the current one,
-//! without a round trip: between two settings changes (which bump
-//! `version` and reach the cache through the change log), credits only go
-//! down, refills follow a fixed grid from `last_refill_at`, and the GCRA
-//! time only moves forward.
+//! The statement returns the state it found. From that state the same pure
+//! `verify::consume` that SQLite uses builds the answer (remaining credits,
+//! rate-limit state, retry time), and must reach the same decision as the
+//! SQL did: a disagreement is reported as a STORE_ERROR, never answered.
+//! The statement takes the key's limits from the caller and applies only
+//! while the key's settings `version` is the caller's; after a settings
+//! change the caller reads the key again.
 
 use std::sync::Arc;
 
@@ -28,25 +29,33 @@ use crate::model::{Outcome, VerifyResult};
 use crate::store::row::KeyRow;
 use crate::store::verifying::{same_secret, Spend};
 use crate::store::Keyhouse;
-use crate::time::Timestamp;
+use crate::time::{duration_millis, Timestamp};
 use crate::verify::{consume, has_limits, status_outcome, Limits};
 
-/// Attempts before a spend on a key that every attempt finds changed gives
-/// up with STORE_BUSY. Each lost attempt means another spend won, so this
-/// takes hundreds of spends on one key within a few milliseconds.
-const MAX_ATTEMPTS: u32 = 64;
+/// Attempts before a spend on a key whose settings change under every
+/// attempt gives up with STORE_BUSY.
+const MAX_ATTEMPTS: u32 = 16;
+
+/// What became of one spend statement.
+enum Attempt {
+    /// The state it found, and whether it admitted the request and wrote.
+    Decided { remaining: Option<i64>, last_refill_at: Option<i64>, rate_tat: Option<i64>, spent: bool },
+    /// The key's settings changed, or it is gone: read it all again.
+    Changed,
+}
 
 impl Postgres {
     pub(super) fn spend_cas(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {
         let Spend { key, prefix, proved, mut new_hash, required_permissions, cost, now } = spend;
         let id = proved.info.id.as_str();
         let mut row = proved.clone();
+        let mut source = None;
+        let (mut reload_row, mut reload_source) = (false, true);
         for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                // Lost a race, or the cached copy was out of date: decide
-                // again on the stored row, which may have changed in any way.
+            if reload_row {
+                // The cached copy's settings were out of date: decide again
+                // on the stored row, which may have changed in any way.
                 let Some(fresh) = self.load_fresh(id)? else {
-                    self.cache.forget(id);
                     return Ok(VerifyResult::bare(Outcome::NotFound));
                 };
                 if !same_secret(&fresh, proved) {
@@ -62,31 +71,46 @@ impl Postgres {
                 if !has_limits(&row) {
                     return kh.admit(row, new_hash.as_deref(), now);
                 }
+                reload_source = true;
             }
-            // During a roll's grace period the limits live on the new key
-            // (and on the key itself, as on SQLite, once that one is deleted).
-            let mut source = match &row.limit_source {
-                Some(src) if attempt == 0 => self.cached(src)?,
-                Some(src) => self.load_fresh(src)?,
-                None => None,
-            };
+            if reload_source {
+                // During a roll's grace period the limits live on the new key
+                // (and on the key itself, as on SQLite, once that one is deleted).
+                source = match &row.limit_source {
+                    Some(src) if attempt == 0 => self.cached(src)?,
+                    Some(src) => self.load_fresh(src)?,
+                    None => None,
+                };
+                reload_source = false;
+            }
             let holder = source.as_mut().unwrap_or(&mut row);
-            let before = holder.clone();
-            match consume(holder, now, cost) {
+            let (remaining, last_refill_at, rate_tat, spent) = match self.try_spend(holder, now, cost)? {
+                Attempt::Decided { remaining, last_refill_at, rate_tat, spent } => {
+                    (remaining, last_refill_at, rate_tat, spent)
+                }
+                Attempt::Changed => {
+                    reload_row = true;
+                    continue;
+                }
+            };
+            holder.info.remaining = remaining;
+            holder.info.last_refill_at = last_refill_at.map(Timestamp::from_millis);
+            holder.rate_tat = rate_tat;
+            let mut after = holder.clone();
+            let decision = consume(&mut after, now, cost);
+            if spent != matches!(decision, Limits::Admitted { .. }) {
+                return Err(Error::Store(format!("the spend of key {id} was decided differently by the server")));
+            }
+            match decision {
                 Limits::Refused { outcome, retry_after, rate_limit } => {
-                    let mut row = row.clone();
-                    if let Some(src) = &source {
-                        row.show_balance_of(src);
-                    }
-                    let mut result = kh.refused(row, outcome, now);
+                    let mut shown = row.clone();
+                    shown.show_balance_of(&after);
+                    let mut result = kh.refused(shown, outcome, now);
                     (result.retry_after, result.rate_limit) = (retry_after, rate_limit);
                     return Ok(result);
                 }
                 Limits::Admitted { rate_limit } => {
-                    let holder = source.as_ref().unwrap_or(&row);
-                    if !self.write_if_unchanged(&before, holder)? {
-                        continue;
-                    }
+                    *holder = after;
                     self.cache.update_state(holder);
                     if let Some(src) = &source {
                         row.show_balance_of(src);
@@ -100,27 +124,41 @@ impl Postgres {
         Err(Error::StoreBusy(format!("key {id} changed under {MAX_ATTEMPTS} spends in a row")))
     }
 
-    /// Writes `after`'s limit state if the stored state is still `before`'s.
-    fn write_if_unchanged(&self, before: &KeyRow, after: &KeyRow) -> Result<bool> {
-        let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
-        let (refill_before, refill_after) = (ms(before.info.last_refill_at), ms(after.info.last_refill_at));
-        let mut conn = self.conn()?;
-        let rows = conn
-            .query_typed(
+    /// Runs the spend statement for `holder` (the row that holds the limits).
+    fn try_spend(&self, holder: &KeyRow, now: Timestamp, cost: u32) -> Result<Attempt> {
+        let info = &holder.info;
+        let refill_amount = info.refill.map(|r| r.amount);
+        let refill_ms = info.refill.map(|r| duration_millis(r.interval));
+        let limit = info.rate_limit.map(|r| i64::from(r.limit));
+        let window = info.rate_limit.map(|r| duration_millis(r.window));
+        let (now, cost) = (now.as_millis(), i64::from(cost));
+        let found = self
+            .conn()?
+            .query_typed_opt(
                 &self.sql.spend,
                 &[
-                    (&before.seq, Type::INT8),
-                    (&after.info.remaining, Type::INT8),
-                    (&refill_after, Type::INT8),
-                    (&after.rate_tat, Type::INT8),
-                    (&before.version, Type::INT8),
-                    (&before.info.remaining, Type::INT8),
-                    (&refill_before, Type::INT8),
-                    (&before.rate_tat, Type::INT8),
+                    (&holder.seq, Type::INT8),
+                    (&now, Type::INT8),
+                    (&refill_amount, Type::INT8),
+                    (&refill_ms, Type::INT8),
+                    (&limit, Type::INT8),
+                    (&window, Type::INT8),
+                    (&cost, Type::INT8),
+                    (&holder.version, Type::INT8),
                 ],
             )
             .map_err(pg_error)?;
-        Ok(!rows.is_empty())
+        let Some(r) = found else { return Ok(Attempt::Changed) };
+        let get = |i: usize| r.try_get::<_, Option<i64>>(i).map_err(pg_error);
+        if get(0)? != Some(holder.version) {
+            return Ok(Attempt::Changed);
+        }
+        Ok(Attempt::Decided {
+            remaining: get(1)?,
+            last_refill_at: get(2)?,
+            rate_tat: get(3)?,
+            spent: r.try_get(4).map_err(pg_error)?,
+        })
     }
 
     /// The stored row, read now, bypassing the cache (and then cached).
