@@ -166,7 +166,14 @@ export declare class Keyhouse {
    * outcome, not an exception.
    */
   verify(key: string, permissions?: string[], cost?: number): Promise<VerifyResult>
-  /** `verify`, on the calling thread: the fastest path, a few microseconds. */
+  /**
+   * `verify`, on the calling thread: the fastest path, a few microseconds
+   * for a cached key. On PostgreSQL a cache miss or a spend waits for a
+   * round trip to the server on this thread (blocking the event loop for
+   * that long, up to `connectTimeout`/`statementTimeout` if the server is
+   * slow); in a server, prefer the async `verify`, which waits on the
+   * libuv thread pool.
+   */
   verifySync(key: string, permissions?: string[], cost?: number): VerifyResult
   /** The key with this id. */
   get(id: string): Promise<KeyInfo>

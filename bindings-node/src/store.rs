@@ -176,7 +176,12 @@ impl Keyhouse {
         }))
     }
 
-    /// `verify`, on the calling thread: the fastest path, a few microseconds.
+    /// `verify`, on the calling thread: the fastest path, a few microseconds
+    /// for a cached key. On PostgreSQL a cache miss or a spend waits for a
+    /// round trip to the server on this thread (blocking the event loop for
+    /// that long, up to `connectTimeout`/`statementTimeout` if the server is
+    /// slow); in a server, prefer the async `verify`, which waits on the
+    /// libuv thread pool.
     #[napi(ts_args_type = "key: string, permissions?: string[], cost?: number")]
     pub fn verify_sync(
         &self,

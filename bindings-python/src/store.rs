@@ -93,6 +93,48 @@ impl Keyhouse {
         Ok(VerifyResult { inner })
     }
 
+    /// Verifies a key from async code: an awaitable of what `verify` returns.
+    ///
+    /// A key the store can answer from memory (cached and known to be
+    /// current, nothing to spend or write) is answered here, on the event
+    /// loop, in microseconds and without a thread hop. Anything that needs
+    /// the database (a cache miss, a key with credits or a rate limit) runs
+    /// `verify` in the loop's default executor, so the loop never waits on
+    /// the network or a lock. Errors are raised when the result is awaited.
+    #[pyo3(signature = (key, permissions = None, cost = None))]
+    fn verify_async<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+        permissions: Option<&Bound<'py, PyAny>>,
+        cost: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let answered = (|| -> PyResult<Option<VerifyResult>> {
+            let text = key_text(key)?;
+            let required = permissions.map(|p| strings("permissions", p)).transpose()?.unwrap_or_default();
+            let required: Vec<&str> = required.iter().map(String::as_str).collect();
+            let cost: u32 = cost.map(|c| int_in("cost", c, 0, u32::MAX.into())).transpose()?.unwrap_or(1);
+            let cached = slf.borrow().inner.verify_cached(&text, &required, cost).py_err(py)?;
+            Ok(cached.map(|inner| VerifyResult { inner }))
+        })();
+        match answered {
+            Ok(None) => {
+                event_loop.call_method1("run_in_executor", (py.None(), slf.getattr("verify")?, key, permissions, cost))
+            }
+            Ok(Some(result)) => {
+                let future = event_loop.call_method0("create_future")?;
+                future.call_method1("set_result", (result,))?;
+                Ok(future)
+            }
+            Err(e) => {
+                let future = event_loop.call_method0("create_future")?;
+                future.call_method1("set_exception", (e.value(py),))?;
+                Ok(future)
+            }
+        }
+    }
+
     /// The key with this id.
     fn get(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<KeyInfo> {
         let id = string("id", id)?;

@@ -39,7 +39,7 @@ mkdir -p "$jail/src"
 unshare -m sh -ec "
     mount -t proc proc '$jail/proc'
     mount --bind '$root' '$jail/src'
-    chroot '$jail' env HOME=/tmp KEYHOUSE_INTEROP_DIR='$interop' sh -ec '
+    chroot '$jail' env HOME=/tmp KEYHOUSE_INTEROP_DIR='$interop' KEYHOUSE_TEST_PG='${KEYHOUSE_TEST_PG:-}' sh -ec '
         cd /src/bindings-uniffi/swift
         swift test --disable-swift-testing \
             -Xlinker -L/src/target/debug -Xlinker -rpath -Xlinker /src/target/debug $*

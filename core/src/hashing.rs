@@ -179,7 +179,7 @@ mod tests {
         let peppered = hash_key(&g.key, Some(&p)).unwrap();
         assert!(peppered.starts_with("hmac-sha256$p1$"));
         assert!(verify_hash(&g.key, &plain, &[]).unwrap());
-        assert!(verify_hash(&g.key, &peppered, &[p.clone()]).unwrap());
+        assert!(verify_hash(&g.key, &peppered, std::slice::from_ref(&p)).unwrap());
         let other = generate("acme").unwrap();
         assert!(!verify_hash(&other.key, &plain, &[]).unwrap());
         assert!(!verify_hash("garbage", &plain, &[]).unwrap());

@@ -531,3 +531,22 @@ fn spends_decide_on_postgres_exactly_as_on_sqlite() {
     }
     assert_eq!(compared, 1600);
 }
+
+#[test]
+fn verify_cached_answers_only_what_needs_no_round_trip() {
+    let schema = PgSchema::new("cached");
+    let kh = open(&schema);
+    let plain = kh.create(CreateOptions::default()).unwrap();
+    let credits = kh.create(CreateOptions { remaining: Some(5), ..Default::default() }).unwrap();
+    let fresh = Keyhouse::open(pg_url(), config(&schema)).unwrap();
+    assert!(fresh.verify_cached(&plain.key, &[], 1).unwrap().is_none(), "not cached yet");
+    assert!(fresh.verify(&plain.key, &[], 1).unwrap().is_valid());
+    let cached = fresh.verify_cached(&plain.key, &[], 1).unwrap().expect("cached now");
+    assert_eq!(cached.key.unwrap().usage_count, 2);
+    assert!(fresh.verify(&credits.key, &[], 1).unwrap().is_valid());
+    assert!(fresh.verify_cached(&credits.key, &[], 1).unwrap().is_none(), "a spend needs the server");
+    assert_eq!(fresh.verify_cached("junk", &[], 1).unwrap().unwrap().outcome, Outcome::Malformed);
+    kh.revoke(&plain.info.id).unwrap();
+    until(&fresh, &plain.key, Outcome::Revoked, Duration::from_secs(2));
+    assert_eq!(fresh.verify_cached(&plain.key, &[], 1).unwrap().unwrap().outcome, Outcome::Revoked);
+}

@@ -33,3 +33,11 @@ if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; 
   psql_admin -c "CREATE DATABASE \"$db\" OWNER \"$user\""
 fi
 echo "PostgreSQL $version is up for $user@$db"
+
+# Schemas that earlier test runs left behind (a killed run, or a language
+# whose tests do not drop their own).
+stale="$(psql_admin -d "$db" -c "SELECT string_agg(format('%I', nspname), ', ') FROM pg_namespace \
+  WHERE nspname ~ '^(t|py|node|kt|sw|torture)_'")"
+if [ -n "$stale" ]; then
+  psql_admin -d "$db" -c "DROP SCHEMA $stale CASCADE" >/dev/null
+fi

@@ -42,10 +42,11 @@ class APIKeyAuth:
     """A FastAPI dependency that verifies the request's API key.
 
     `permissions` are required of every key; `cost` is charged to keys with
-    credits. Verify takes microseconds and releases the GIL, so by default it
-    runs inline; set `run_in_thread=True` if your store is shared with busy
-    writers in other processes, so that waiting for a lock never blocks the
-    event loop.
+    credits. By default it uses `verify_async`: a key answered from memory
+    is verified inline, in microseconds, and anything that needs the
+    database (a PostgreSQL round trip, a credit to spend) runs in a thread,
+    so the event loop never waits on the network or a lock.
+    `run_in_thread=True` sends every verify to a thread.
     """
 
     def __init__(
@@ -80,7 +81,7 @@ class APIKeyAuth:
         if self.run_in_thread:
             result = await run_in_threadpool(self.keyhouse.verify, key, self.permissions, self.cost)
         else:
-            result = self.keyhouse.verify(key, self.permissions, self.cost)
+            result = await self.keyhouse.verify_async(key, self.permissions, self.cost)
         return self.accept(result)
 
     @staticmethod

@@ -89,6 +89,10 @@ pub(crate) trait Backend: Send + Sync {
     /// path that decides on fresh state.
     fn lookup(&self, id: &str, stale_ok: &dyn Fn(&KeyRow) -> bool) -> Result<Lookup>;
 
+    /// [`Backend::lookup`] if it needs no I/O: the cache holds the id and
+    /// may be trusted now; otherwise `None`.
+    fn lookup_cached(&self, id: &str, stale_ok: &dyn Fn(&KeyRow) -> bool) -> Option<Lookup>;
+
     /// The consuming half of a verify, for a key with credits or a rate
     /// limit whose secret `spend.proved` has proved: decides and records
     /// the spend on fresh state, exactly, whatever else runs at once.

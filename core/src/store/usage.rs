@@ -61,6 +61,11 @@ impl UsageBuffer {
         self.lock().remove(id);
     }
 
+    /// Whether the flush interval has passed, without claiming the flush.
+    pub(crate) fn is_due(&self, now: Timestamp) -> bool {
+        now.as_millis() >= self.next_flush_at.load(Ordering::Relaxed)
+    }
+
     /// Whether the flush interval has passed. Claims the flush, so that of
     /// many threads asking at once only one answers yes.
     pub(crate) fn due(&self, now: Timestamp) -> bool {

@@ -25,56 +25,98 @@ impl Keyhouse {
     /// names a pepper no longer configured are all NOT_FOUND, and cost the
     /// same (each hashes the key once).
     pub fn verify(&self, key: &str, required_permissions: &[&str], cost: u32) -> Result<VerifyResult> {
+        self.verify_inner(key, required_permissions, cost, true)?
+            .ok_or_else(|| Error::Store("verify stopped short of an answer".into()))
+    }
+
+    /// [`Keyhouse::verify`] when it can answer from memory: `None` when the
+    /// answer needs the database (a key not cached, or not known to be
+    /// current, a key with credits or a rate limit to spend, a hash to
+    /// upgrade, or usage due to be written). For async servers: answer
+    /// inline when this says something, and run `verify` off the event
+    /// loop when it does not. It never waits on a lock or the network.
+    pub fn verify_cached(&self, key: &str, required_permissions: &[&str], cost: u32) -> Result<Option<VerifyResult>> {
+        self.verify_inner(key, required_permissions, cost, false)
+    }
+
+    /// The pipeline of both: with `io` false, every step that would touch
+    /// the database returns `None` instead.
+    fn verify_inner(
+        &self,
+        key: &str,
+        required_permissions: &[&str],
+        cost: u32,
+        io: bool,
+    ) -> Result<Option<VerifyResult>> {
         validate_required(required_permissions)?;
         let parts = match parse_parts(key) {
             Ok(parts) => parts,
             Err(reason) => {
-                return Ok(VerifyResult { malformed_reason: Some(reason), ..VerifyResult::bare(Outcome::Malformed) })
+                let result = VerifyResult { malformed_reason: Some(reason), ..VerifyResult::bare(Outcome::Malformed) };
+                return Ok(Some(result));
             }
         };
         let now = self.now();
-        let mut lookup = self.db.lookup(parts.id, &|row| {
+        let lookup = |stale_ok: &dyn Fn(&KeyRow) -> bool| {
+            if io {
+                self.db.lookup(parts.id, stale_ok).map(Some)
+            } else {
+                Ok(self.db.lookup_cached(parts.id, stale_ok))
+            }
+        };
+        let Some(mut lookup_found) = lookup(&|row| {
             // Only a key that would go on to spend needs no fresh read here.
             has_limits(row) && status_outcome(&row.info, now, required_permissions).is_none()
-        })?;
+        })?
+        else {
+            return Ok(None);
+        };
         let mut hashed = false;
         let new_hash = loop {
-            let Some(row) = lookup.found.clone() else {
+            let Some(row) = lookup_found.found.clone() else {
                 if !hashed {
                     self.hash_for_timing(key);
                 }
-                return Ok(VerifyResult::bare(Outcome::NotFound));
+                return Ok(Some(VerifyResult::bare(Outcome::NotFound)));
             };
             match self.authenticate(key, parts.prefix, &row)? {
                 Some(new_hash) => break new_hash,
-                None if lookup.fresh => return Ok(VerifyResult::bare(Outcome::NotFound)),
+                None if lookup_found.fresh => return Ok(Some(VerifyResult::bare(Outcome::NotFound))),
                 // A stale row's hash may predate a rehash whose old pepper
                 // has since been retired: only a fresh row can say no. The
                 // key was hashed once already, as for any wrong secret, so
                 // a second hash is spent only on a changed row.
                 None => {
                     hashed = true;
-                    lookup = self.db.lookup(parts.id, &|_| false)?;
-                    if lookup.found.as_ref().is_some_and(|fresh| same_secret(fresh, &row)) {
-                        return Ok(VerifyResult::bare(Outcome::NotFound));
+                    let Some(again) = lookup(&|_| false)? else { return Ok(None) };
+                    lookup_found = again;
+                    if lookup_found.found.as_ref().is_some_and(|fresh| same_secret(fresh, &row)) {
+                        return Ok(Some(VerifyResult::bare(Outcome::NotFound)));
                     }
                 }
             }
         };
-        let shared = lookup.found.expect("authenticated above");
-        if has_limits(&shared) && !(lookup.fresh && status_outcome(&shared.info, now, required_permissions).is_some()) {
+        let fresh = lookup_found.fresh;
+        let Some(shared) = lookup_found.found else { return Err(Error::Store("a proved key has no row".into())) };
+        if has_limits(&shared) && !(fresh && status_outcome(&shared.info, now, required_permissions).is_some()) {
+            if !io {
+                return Ok(None);
+            }
             // Credits and rate limits are decided again inside a write
             // transaction on fresh state, so they hold exactly across
             // threads and processes sharing the file. The row above, fresh
             // or not, only proved the secret and chose this path.
             let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
-            return self.db.spend(self, spend);
+            return self.db.spend(self, spend).map(Some);
         }
         let row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
-            return Ok(self.refused(row, outcome, now));
+            return Ok(Some(self.refused(row, outcome, now)));
         }
-        self.admit(row, new_hash.as_deref(), now)
+        if !io && (new_hash.is_some() || self.usage.is_due(now)) {
+            return Ok(None);
+        }
+        self.admit(row, new_hash.as_deref(), now).map(Some)
     }
 
     /// VALID for a key whose limits, if any, are settled: stores the new

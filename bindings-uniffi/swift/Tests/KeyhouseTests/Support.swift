@@ -21,6 +21,20 @@ enum Support {
         return dir.appendingPathComponent("keys.db").path
     }
 
+    /// The PostgreSQL server the tests run against; unset fails loudly (make test sets it).
+    static func pgUrl() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["KEYHOUSE_TEST_PG"], !url.isEmpty else {
+            XCTFail("KEYHOUSE_TEST_PG is not set: the PostgreSQL tests need a server (make test starts one)")
+            throw CocoaError(.featureUnsupported)
+        }
+        return url
+    }
+
+    /// A fresh PostgreSQL schema name; tests/postgres/start.sh drops old ones.
+    static func pgSchema() -> String {
+        "sw_\(ProcessInfo.processInfo.processIdentifier)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
     /// The keyhouse CLI built by Cargo (or `KEYHOUSE_CLI`).
     static let cli: String = ProcessInfo.processInfo.environment["KEYHOUSE_CLI"]
         ?? root.appendingPathComponent("target/debug/keyhouse").path

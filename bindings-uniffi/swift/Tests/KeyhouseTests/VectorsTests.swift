@@ -56,6 +56,7 @@ final class VectorsTests: XCTestCase {
             for path in [":memory:", try Support.tempDb()] {
                 try ScenarioRunner(scenario, start: start, path: path).run()
             }
+            try ScenarioRunner(scenario, start: start, path: try Support.pgUrl(), schema: Support.pgSchema()).run()
         }
     }
 }
@@ -68,11 +69,13 @@ private final class ScenarioRunner {
     let store: Keyhouse
     var keys: [String: (key: String, id: String)] = [:]
 
-    init(_ scenario: [String: Any], start: Int64, path: String) throws {
+    init(_ scenario: [String: Any], start: Int64, path: String, schema: String? = nil) throws {
         self.scenario = scenario
         self.start = start
         clock = TestClock(start: Date(timeIntervalSince1970: Double(start) / 1000))
-        store = try testOpenWithClock(path: path, clock: clock, config: Self.config(scenario["config"] as? [String: Any] ?? [:]))
+        var config = Self.config(scenario["config"] as? [String: Any] ?? [:])
+        config.schema = schema
+        store = try testOpenWithClock(path: path, clock: clock, config: config)
     }
 
     static func seconds(_ v: Any?) -> TimeInterval? { (v as? NSNumber).map { $0.doubleValue / 1000 } }

@@ -106,11 +106,8 @@ impl PgCache {
     /// The row with `id` from memory, or through `load` (whose answer is
     /// then kept, row or none). The caller has made sure the cache is current.
     pub(super) fn get_or_load(&self, id: &str, load: impl FnOnce() -> Result<Found>) -> Result<Lookup> {
-        if let Some((found, _)) = lock_clock(&self.rows).get(id, &(), |_| false) {
-            return Ok(Lookup { found: found.clone(), fresh: true });
-        }
-        if lock_clock(&self.misses).get(id, &(), |_| false).is_some() {
-            return Ok(Lookup { found: None, fresh: true });
+        if let Some(hit) = self.get(id) {
+            return Ok(hit);
         }
         let generation = self.generation.load(Ordering::Acquire);
         let found = load()?;
@@ -122,6 +119,14 @@ impl PgCache {
             clock.put(id, (), found.clone());
         }
         Ok(Lookup { found, fresh: true })
+    }
+
+    /// The cached answer for `id`, row or none, if there is one.
+    pub(super) fn get(&self, id: &str) -> Option<Lookup> {
+        if let Some((found, _)) = lock_clock(&self.rows).get(id, &(), |_| false) {
+            return Some(Lookup { found: found.clone(), fresh: true });
+        }
+        lock_clock(&self.misses).get(id, &(), |_| false).map(|_| Lookup { found: None, fresh: true })
     }
 
     /// Replaces the cached copy of a key with `row` after a spend this

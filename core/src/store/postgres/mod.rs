@@ -262,6 +262,13 @@ impl Backend for Postgres {
         self.lookup_row(id)
     }
 
+    fn lookup_cached(&self, id: &str, _stale_ok: &dyn Fn(&crate::store::row::KeyRow) -> bool) -> Option<Lookup> {
+        if !self.cache.is_current() {
+            return None;
+        }
+        self.cache.get(id)
+    }
+
     fn spend(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {
         self.spend_cas(kh, spend)
     }

@@ -145,11 +145,8 @@ impl VerifyCache {
         load: impl FnOnce() -> Result<Found, E>,
     ) -> Result<Lookup, E> {
         let Some(before) = self.wal.read() else { return Ok(Lookup { found: load()?, fresh: true }) };
-        if let Some((found, fresh)) = lock(&self.rows).get(id, &before, |f| f.as_deref().is_some_and(&stale_ok)) {
-            return Ok(Lookup { found: found.clone(), fresh });
-        }
-        if lock(&self.misses).get(id, &before, |_| false).is_some() {
-            return Ok(Lookup { found: None, fresh: true });
+        if let Some(hit) = self.get_at(id, &before, &stale_ok) {
+            return Ok(hit);
         }
         let found = load()?;
         match &found {
@@ -157,6 +154,18 @@ impl VerifyCache {
             None => lock(&self.misses).put(id, before, None),
         }
         Ok(Lookup { found, fresh: true })
+    }
+
+    /// The cached answer for `id`, if there is one that may be used now.
+    pub(crate) fn get(&self, id: &str, stale_ok: impl Fn(&KeyRow) -> bool) -> Option<Lookup> {
+        self.get_at(id, &self.wal.read()?, &stale_ok)
+    }
+
+    fn get_at(&self, id: &str, now: &Header, stale_ok: &impl Fn(&KeyRow) -> bool) -> Option<Lookup> {
+        if let Some((found, fresh)) = lock(&self.rows).get(id, now, |f| f.as_deref().is_some_and(stale_ok)) {
+            return Some(Lookup { found: found.clone(), fresh });
+        }
+        lock(&self.misses).get(id, now, |_| false).map(|_| Lookup { found: None, fresh: true })
     }
 
     /// Drops the row of a key this store deleted: it can never be served

@@ -126,6 +126,10 @@ impl Backend for Sqlite {
         Ok(Lookup { found: from_store()?, fresh: true })
     }
 
+    fn lookup_cached(&self, id: &str, stale_ok: &dyn Fn(&KeyRow) -> bool) -> Option<Lookup> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner()).as_ref()?.get(id, stale_ok)
+    }
+
     /// SQLite has one writer at a time: the spend is decided inside a write
     /// transaction, on the state it reads there.
     fn spend(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {

@@ -18,6 +18,16 @@ object Support {
     /** A fresh database path in a new temporary directory. */
     fun tempDb(): String = Files.createTempDirectory("keyhouse-kt").resolve("keys.db").toString()
 
+    /** The PostgreSQL server the tests run against; unset fails loudly (make test sets it). */
+    fun pgUrl(): String = System.getenv("KEYHOUSE_TEST_PG")?.takeIf { it.isNotEmpty() }
+        ?: error(
+            "KEYHOUSE_TEST_PG is not set: the PostgreSQL tests need a server " +
+                "(make test starts one; or export KEYHOUSE_TEST_PG=postgres://USER:PASSWORD@HOST/DB)",
+        )
+
+    /** A fresh PostgreSQL schema name; tests/postgres/start.sh drops old ones. */
+    fun pgSchema(): String = "kt_${ProcessHandle.current().pid()}_${java.util.UUID.randomUUID().toString().take(8)}"
+
     /** The keyhouse CLI built by Cargo (or `KEYHOUSE_CLI`). */
     val cli: String = System.getenv("KEYHOUSE_CLI") ?: root.resolve("target/debug/keyhouse").toString()
 

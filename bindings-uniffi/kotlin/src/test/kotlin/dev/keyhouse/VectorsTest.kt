@@ -66,15 +66,23 @@ class VectorsTest {
                 DynamicTest.dynamicTest("${s.getString("name")} ($where)") {
                     ScenarioRunner(s, start, path ?: Support.tempDb()).run()
                 }
+            } + DynamicTest.dynamicTest("${s.getString("name")} (postgres)") {
+                ScenarioRunner(s, start, Support.pgUrl(), Support.pgSchema()).run()
             }
         }
     }
 }
 
 /** Replays one scenario: each step at its clock time, checking the fields it lists. */
-private class ScenarioRunner(private val scenario: JSONObject, private val start: Long, path: String) {
+private class ScenarioRunner(
+    private val scenario: JSONObject,
+    private val start: Long,
+    path: String,
+    schema: String? = null,
+) {
     private val clock = TestClock(Instant.ofEpochMilli(start))
-    private val store = testOpenWithClock(path, clock, config(scenario.optJSONObject("config") ?: JSONObject()))
+    private val store =
+        testOpenWithClock(path, clock, config(scenario.optJSONObject("config") ?: JSONObject()).copy(schema = schema))
     private val keys = mutableMapOf<String, Pair<String, String>>()
 
     private fun config(c: JSONObject): Config {
