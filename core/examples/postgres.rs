@@ -1,7 +1,9 @@
 //! PostgreSQL benchmarks, each beside a floor measured in the same run:
 //! the `postgres` crate doing a prepared SELECT of the hash by id, SHA-256
-//! and a constant-time compare (one round trip); and the SQLite store's
-//! cached verify. Medians of `ROUNDS` rounds of per-call p50s.
+//! and a constant-time compare (one round trip); for spends, the same with a
+//! prepared conditional `UPDATE … RETURNING` of a credit column (one round
+//! trip and one commit); and the SQLite store's cached verify. Medians of
+//! `ROUNDS` rounds of per-call p50s.
 //!
 //! `KEYHOUSE_TEST_PG=postgres://… cargo run --release --example postgres`
 
@@ -65,16 +67,36 @@ fn main() {
             ..Default::default()
         })
         .unwrap();
+    floor_db
+        .batch_execute(&format!("CREATE TABLE \"{schema}\".floor (id text PRIMARY KEY, hash text, remaining bigint)"))
+        .unwrap();
+    let hot_id = credits.key.rsplit('_').nth(1).unwrap().to_owned();
+    let stored: String = floor_db.query_one(&select, &[&hot_id]).unwrap().get(0);
+    floor_db
+        .execute(&format!("INSERT INTO \"{schema}\".floor VALUES ($1, $2, $3)"), &[&hot_id, &stored, &(i64::MAX / 4)])
+        .unwrap();
+    let spend_sql = format!(
+        "UPDATE \"{schema}\".floor SET remaining = remaining - 1 WHERE id = $1 AND remaining >= 1 RETURNING hash"
+    );
+    let floor_spend = |db: &mut postgres::Client, stmt: &postgres::Statement, key: &str| {
+        let id = key.rsplit('_').nth(1).unwrap();
+        let digest = hex(&Sha256::digest(key));
+        let stored: String = db.query_one(stmt, &[&id]).unwrap().get(0);
+        let stored = stored.rsplit('$').next().unwrap();
+        assert!(bool::from(subtle::ConstantTimeEq::ct_eq(stored.as_bytes(), digest.as_bytes())));
+    };
+    let spend_stmt = floor_db.prepare(&spend_sql).unwrap();
     let mut spend = Vec::new();
     for _ in 0..ROUNDS {
         let c = p50((0..2000).map(|_| time(|| assert!(kh.verify(&credits.key, &[], 1).unwrap().is_valid()))));
         let r = p50((0..2000).map(|_| time(|| assert!(kh.verify(&limited.key, &[], 1).unwrap().is_valid()))));
-        let f = p50(keys.iter().take(2000).map(|k| time(|| floor(&mut floor_db, k))));
+        let f = p50((0..2000).map(|_| time(|| floor_spend(&mut floor_db, &spend_stmt, &credits.key))));
         spend.push([c, r, f]);
     }
     let s = |i: usize| median(spend.iter().map(|r| r[i]).collect());
     println!(
-        "spend p50: credits {:.1} µs ({:.2}x the floor's one round trip), rate limit {:.1} µs ({:.2}x)",
+        "spend p50: floor UPDATE … RETURNING {:.1} µs; credits {:.1} µs ({:.2}x), rate limit {:.1} µs ({:.2}x)",
+        s(2),
         s(0),
         s(0) / s(2),
         s(1),
@@ -106,7 +128,36 @@ fn main() {
         }
         rates.push(done.load(Ordering::Relaxed) as f64 / 2.0);
     }
-    println!("one hot key, 8 threads: {:.0} spends/s", median(rates));
+    // The floor: 8 threads, each with its own connection, on the same row.
+    let mut floor_rates = Vec::new();
+    for _ in 0..ROUNDS {
+        let done = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, sql, key, done, stop) =
+                    (url.clone(), spend_sql.clone(), credits.key.clone(), Arc::clone(&done), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    let stmt = db.prepare(&sql).unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        let id = key.rsplit('_').nth(1).unwrap();
+                        let _ = Sha256::digest(&key);
+                        db.query_one(&stmt, &[&id]).unwrap();
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            t.join().unwrap();
+        }
+        floor_rates.push(done.load(Ordering::Relaxed) as f64 / 2.0);
+    }
+    let (k, f) = (median(rates), median(floor_rates));
+    println!("one hot key, 8 threads: {k:.0} spends/s; floor {f:.0}/s; {:.2}x", k / f);
 
     // Revocation between two stores (each its own pool and listener).
     let watcher = Keyhouse::open(&url, config.clone()).unwrap();

@@ -1,9 +1,8 @@
 """Type stubs for the native module; `keyhouse` re-exports these names."""
 
-import asyncio
 from datetime import datetime, timedelta
 from os import PathLike
-from typing import Any, Dict, List, Optional, Sequence, Union, final
+from typing import Any, Awaitable, Dict, List, Optional, Sequence, Union, final
 
 from .outcome import Outcome
 
@@ -196,7 +195,7 @@ class Keyhouse:
     def verify(self, key: str, permissions: Optional[Sequence[str]] = ..., cost: int = ...) -> VerifyResult: ...
     def verify_async(
         self, key: str, permissions: Optional[Sequence[str]] = ..., cost: int = ...
-    ) -> "asyncio.Future[VerifyResult]": ...
+    ) -> Awaitable[VerifyResult]: ...
     def get(self, id: str) -> KeyInfo: ...
     def list(
         self,

@@ -35,10 +35,9 @@ pub(crate) struct Lookup {
 pub(crate) trait Tx {
     /// Reads one key by id.
     fn load(&mut self, id: &str) -> Result<Option<KeyRow>>;
-    /// Inserts a new key (both its rows).
-    fn insert(&mut self, row: &KeyRow) -> Result<()>;
-    /// Inserts a key unless one with its id exists; whether it did.
-    fn insert_new(&mut self, row: &KeyRow) -> Result<bool>;
+    /// Inserts keys (both rows of each); with `skip_existing`, leaves out
+    /// those whose id is taken instead of failing. How many went in.
+    fn insert_many(&mut self, rows: &[&KeyRow], skip_existing: bool) -> Result<u64>;
     /// Rewrites an existing key (both its rows).
     fn update(&mut self, row: &KeyRow) -> Result<()>;
     /// Rewrites only what using the key changes: usage, credits, refill and GCRA state.
@@ -61,6 +60,11 @@ pub(crate) trait Tx {
 }
 
 impl dyn Tx + '_ {
+    /// Inserts a new key (both its rows).
+    pub(crate) fn insert(&mut self, row: &KeyRow) -> Result<()> {
+        self.insert_many(&[row], false).map(drop)
+    }
+
     /// Reads one key by id, or fails with NOT_FOUND.
     pub(crate) fn load_existing(&mut self, id: &str) -> Result<KeyRow> {
         self.load(id)?.ok_or_else(|| Error::NotFound(id.to_owned()))

@@ -39,13 +39,8 @@ impl Keyhouse {
             rows.truncate(PAGE as usize);
             let Some(last) = rows.last() else { break };
             after = Some((last.info.created_at.as_millis(), last.info.id.clone()));
-            let copied = to.db.write(|tx| {
-                let mut n = 0;
-                for row in &rows {
-                    n += u64::from(tx.insert_new(row)?);
-                }
-                Ok(n)
-            })?;
+            let page: Vec<_> = rows.iter().collect();
+            let copied = to.db.write(|tx| tx.insert_many(&page, true))?;
             report.copied += copied;
             report.skipped += rows.len() as u64 - copied;
             if !more {

@@ -113,7 +113,7 @@ impl Keyhouse {
         order.sort_unstable_by(|a, b| a.info.id.cmp(&b.info.id));
         self.db.write(|tx| {
             let mut owner_counts: HashMap<&str, u32> = HashMap::new();
-            for row in order {
+            for row in &order {
                 if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, row.info.owner_id.as_deref()) {
                     let count = match owner_counts.get_mut(owner) {
                         Some(c) => c,
@@ -124,9 +124,8 @@ impl Keyhouse {
                     }
                     *count += 1;
                 }
-                tx.insert(row)?;
             }
-            Ok(())
+            tx.insert_many(&order, false).map(drop)
         })?;
         Ok(built.into_iter().map(|(key, row)| CreatedKey { key, info: row.info }).collect())
     }

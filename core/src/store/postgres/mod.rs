@@ -9,6 +9,7 @@
 mod cache;
 mod connect;
 mod listener;
+mod pool;
 mod rows;
 pub(crate) mod schema;
 mod spend;
@@ -19,16 +20,15 @@ use std::time::{Duration, Instant};
 
 use postgres::types::Type;
 use r2d2::{Pool, PooledConnection};
-use r2d2_postgres::PostgresConnectionManager;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use cache::{stale_error, PgCache};
 pub(crate) use connect::is_postgres_url;
 use connect::{check_not_async, client_config, pg_error};
 use listener::Listener;
+use pool::{query, Manager, PgConn};
 use rows::{load, PgTx, SELECT_KEYS};
 
-use super::backend::{Backend, Lookup, Tx, UsageBatch};
+use super::backend::{Backend, Found, Lookup, Tx, UsageBatch};
 use super::usage::UsageBuffer;
 use super::verifying::Spend;
 use super::Keyhouse;
@@ -37,17 +37,15 @@ use crate::error::{Error, Result};
 use crate::model::VerifyResult;
 use crate::util::redact_url;
 
-type Manager = PostgresConnectionManager<MakeRustlsConnect>;
 type Conn = PooledConnection<Manager>;
 
 /// Every statement of the backend, with the schema filled in once.
 pub(crate) struct Sql {
     load: String,
     load_for_update: String,
-    insert_key: String,
-    insert_key_new: String,
+    insert: String,
+    insert_new: String,
     update_key: String,
-    insert_state: String,
     update_state: String,
     update_state_bump: String,
     save_usage: String,
@@ -70,22 +68,13 @@ impl Sql {
         let key_columns = "prefix = $2, hash = $3, owner_id = $4, name = $5, permissions = $6, metadata = $7, \
             enabled = $8, created_at = $9, updated_at = $10, expires_at = $11, revoked_at = $12, \
             refill_amount = $13, refill_interval_ms = $14, rate_limit = $15, rate_window_ms = $16, limit_source = $17";
-        let insert = format!(
-            "INSERT INTO {s}.keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, \
-             updated_at, expires_at, revoked_at, refill_amount, refill_interval_ms, rate_limit, rate_window_ms, \
-             limit_source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        );
         let state_columns = "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6";
         Sql {
             load: format!("{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1"),
             load_for_update: format!("{select} JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1 FOR UPDATE"),
-            insert_key: format!("{insert} RETURNING seq"),
-            insert_key_new: format!("{insert} ON CONFLICT (id) DO NOTHING RETURNING seq"),
+            insert: INSERT.replace("{s}", &s).replace("{on_conflict}", ""),
+            insert_new: INSERT.replace("{s}", &s).replace("{on_conflict}", "ON CONFLICT (id) DO NOTHING"),
             update_key: format!("UPDATE {s}.keys SET {key_columns} WHERE id = $1 RETURNING seq"),
-            insert_state: format!(
-                "INSERT INTO {s}.key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \
-                 VALUES ($1, $2, $3, $4, $5, $6)"
-            ),
             update_state: format!("UPDATE {s}.key_state SET {state_columns} WHERE seq = $1"),
             update_state_bump: format!(
                 "UPDATE {s}.key_state SET {state_columns}, version = version + 1 WHERE seq = $1"
@@ -155,6 +144,24 @@ WITH cur AS (
 )
 SELECT version, remaining, last_refill_at, rate_tat, EXISTS (SELECT 1 FROM upd) FROM cur";
 
+/// Inserts a batch of keys (`rows::PgTx::insert_many`): $1–$17 are the
+/// `keys` columns and $18–$22 the `key_state` ones, one array each.
+const INSERT: &str = "\
+WITH ins AS (
+    INSERT INTO {s}.keys (id, prefix, hash, owner_id, name, permissions, metadata, enabled, created_at, updated_at,
+        expires_at, revoked_at, refill_amount, refill_interval_ms, rate_limit, rate_window_ms, limit_source)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::boolean[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],
+        $15::bigint[], $16::bigint[], $17::text[])
+    {on_conflict}
+    RETURNING id, seq
+)
+INSERT INTO {s}.key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat)
+SELECT ins.seq, u.usage_count, u.last_used_at, u.remaining, u.last_refill_at, u.rate_tat
+FROM ins JOIN unnest($1::text[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[])
+    AS u (id, usage_count, last_used_at, remaining, last_refill_at, rate_tat) ON u.id = ins.id
+RETURNING 1";
+
 /// The connections of one PostgreSQL store.
 pub(crate) struct Postgres {
     pool: RwLock<Option<Pool<Manager>>>,
@@ -177,7 +184,7 @@ impl Postgres {
         let started = Instant::now();
         let epoch: i64 = client.query_typed_one(&sql.epoch, &[]).map_err(pg_error)?.try_get(0).map_err(pg_error)?;
         let cache = Arc::new(PgCache::new(epoch, started, config.max_staleness));
-        let manager = PostgresConnectionManager::new(pg.clone(), tls.clone());
+        let manager = Manager { config: pg.clone(), tls: tls.clone() };
         let pool = Pool::builder()
             .max_size(config.pool_size)
             // No connections are made ahead of need, and none is checked
@@ -233,13 +240,20 @@ impl Postgres {
         if self.cache.is_current() {
             return Ok(());
         }
-        let caught_up = self.conn().and_then(|mut c| self.cache.catch_up(&mut *c, &self.sql));
+        let caught_up = self.conn().and_then(|mut c| self.cache.catch_up(&mut c.client, &self.sql));
         caught_up.map_err(|e| if matches!(e, Error::Closed) { e } else { stale_error(self.max_staleness, e) })
+    }
+
+    /// Reads one key from the server, bypassing the cache.
+    fn load(&self, id: &str) -> Result<Found> {
+        let mut conn = self.conn()?;
+        let PgConn { client, prepared } = &mut *conn;
+        Ok(load(client, prepared, &self.sql, id)?.map(Arc::new))
     }
 
     fn lookup_row(&self, id: &str) -> Result<Lookup> {
         self.ensure_current()?;
-        self.cache.get_or_load(id, || Ok(load(&mut *self.conn()?, &self.sql, id)?.map(Arc::new)))
+        self.cache.get_or_load(id, || self.load(id))
     }
 }
 
@@ -247,14 +261,16 @@ impl Backend for Postgres {
     fn transaction(&self, write: bool, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
         let mut conn = self.conn()?;
         if !write {
-            return f(&mut PgTx { c: &mut *conn, sql: &self.sql, write: false });
+            let PgConn { client, prepared } = &mut *conn;
+            return f(&mut PgTx { c: client, prepared, sql: &self.sql, write: false });
         }
-        let mut tx = conn.transaction().map_err(pg_error)?;
-        f(&mut PgTx { c: &mut tx, sql: &self.sql, write: true })?;
+        let PgConn { client, prepared } = &mut *conn;
+        let mut tx = client.transaction().map_err(pg_error)?;
+        f(&mut PgTx { c: &mut tx, prepared, sql: &self.sql, write: true })?;
         tx.commit().map_err(pg_error)?;
         // This process's own change is seen by its next verify. If catching
         // up fails, the listener or the next verify will.
-        let _ = self.cache.catch_up(&mut *conn, &self.sql);
+        let _ = self.cache.catch_up(client, &self.sql);
         Ok(())
     }
 
@@ -309,12 +325,11 @@ impl Postgres {
             counts.push(i64::try_from(p.count).unwrap_or(i64::MAX));
             times.push(p.last_used_at);
         }
-        self.conn()?
-            .query_typed(
-                &self.sql.usage,
-                &[(&ids, Type::TEXT_ARRAY), (&counts, Type::INT8_ARRAY), (&times, Type::INT8_ARRAY)],
-            )
-            .map_err(pg_error)?;
+        let mut conn = self.conn()?;
+        let PgConn { client, prepared } = &mut *conn;
+        let params: [(&(dyn postgres::types::ToSql + Sync), Type); 3] =
+            [(&ids, Type::TEXT_ARRAY), (&counts, Type::INT8_ARRAY), (&times, Type::INT8_ARRAY)];
+        query(client, prepared, &self.sql.usage, &params)?;
         Ok(())
     }
 }

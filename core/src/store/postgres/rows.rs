@@ -4,6 +4,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, Row};
 
 use super::connect::pg_error;
+use super::pool::{query, Prepared};
 use super::Sql;
 use crate::error::Result;
 use crate::model::ListOptions;
@@ -59,9 +60,8 @@ pub(super) fn from_row(r: &Row) -> Result<KeyRow> {
 }
 
 /// Reads one key by id, outside any transaction: one round trip.
-pub(super) fn load(c: &mut impl GenericClient, sql: &Sql, id: &str) -> Result<Option<KeyRow>> {
-    let row = c.query_typed_opt(&sql.load, &[(&id, Type::TEXT)]).map_err(pg_error)?;
-    row.as_ref().map(from_row).transpose()
+pub(super) fn load(c: &mut impl GenericClient, prepared: &mut Prepared, sql: &Sql, id: &str) -> Result<Option<KeyRow>> {
+    query(c, prepared, &sql.load, &[(&id, Type::TEXT)])?.first().map(from_row).transpose()
 }
 
 /// A transaction (or, for reads, a plain connection) of the PostgreSQL
@@ -70,15 +70,15 @@ pub(super) fn load(c: &mut impl GenericClient, sql: &Sql, id: &str) -> Result<Op
 /// another, nor with a spend.
 pub(super) struct PgTx<'a, C: GenericClient> {
     pub(super) c: &'a mut C,
+    pub(super) prepared: &'a mut Prepared,
     pub(super) sql: &'a Sql,
     pub(super) write: bool,
 }
 
 impl<C: GenericClient> PgTx<'_, C> {
-    fn exec(&mut self, query: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<u64> {
-        // query_typed sends parse, bind and execute at once: one round trip
-        // per statement, and no prepared statement to manage per connection.
-        Ok(self.c.query_typed(query, params).map_err(pg_error)?.len() as u64)
+    /// Runs a statement; how many rows it returned.
+    fn exec(&mut self, sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<u64> {
+        Ok(query(self.c, self.prepared, sql, params)?.len() as u64)
     }
 
     fn write_state(&mut self, row: &KeyRow, bump: bool) -> Result<()> {
@@ -102,14 +102,8 @@ impl<C: GenericClient> PgTx<'_, C> {
         Ok(())
     }
 
-    /// Writes the `keys` row with `query`; its `seq`, or `None` if the
-    /// query wrote nothing (no such key, or an id already taken).
-    fn write_key(&mut self, row: &KeyRow, insert: bool) -> Result<Option<i64>> {
-        let sql = self.sql;
-        self.write_key_with(row, if insert { &sql.insert_key } else { &sql.update_key })
-    }
-
-    fn write_key_with(&mut self, row: &KeyRow, query: &str) -> Result<Option<i64>> {
+    /// Rewrites the `keys` row; false if there is no such key.
+    fn update_key(&mut self, row: &KeyRow) -> Result<bool> {
         let i = &row.info;
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
         let (permissions, metadata) = (to_json(&i.permissions)?, to_json(&i.metadata)?);
@@ -119,79 +113,107 @@ impl<C: GenericClient> PgTx<'_, C> {
         let refill_ms = i.refill.map(|r| duration_millis(r.interval));
         let rate = i.rate_limit.map(|r| i64::from(r.limit));
         let window = i.rate_limit.map(|r| duration_millis(r.window));
-        let rows = self
-            .c
-            .query_typed(
-                query,
-                &[
-                    (&i.id, Type::TEXT),
-                    (&i.prefix, Type::TEXT),
-                    (&row.hash, Type::TEXT),
-                    (&i.owner_id, Type::TEXT),
-                    (&i.name, Type::TEXT),
-                    (&permissions, Type::TEXT),
-                    (&metadata, Type::TEXT),
-                    (&i.enabled, Type::BOOL),
-                    (&created, Type::INT8),
-                    (&updated, Type::INT8),
-                    (&expires, Type::INT8),
-                    (&revoked, Type::INT8),
-                    (&refill_amount, Type::INT8),
-                    (&refill_ms, Type::INT8),
-                    (&rate, Type::INT8),
-                    (&window, Type::INT8),
-                    (&row.limit_source, Type::TEXT),
-                ],
-            )
-            .map_err(pg_error)?;
-        rows.first().map(|r| r.try_get(0)).transpose().map_err(pg_error)
-    }
-
-    /// Inserts the `key_state` row of a key just inserted as `seq`.
-    fn insert_state(&mut self, seq: i64, row: &KeyRow) -> Result<()> {
-        let i = &row.info;
-        let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
-        let (last_used, last_refill) =
-            (i.last_used_at.map(Timestamp::as_millis), i.last_refill_at.map(Timestamp::as_millis));
         let sql = self.sql;
-        self.exec(
-            &sql.insert_state,
+        let n = self.exec(
+            &sql.update_key,
             &[
-                (&seq, Type::INT8),
-                (&usage, Type::INT8),
-                (&last_used, Type::INT8),
-                (&i.remaining, Type::INT8),
-                (&last_refill, Type::INT8),
-                (&row.rate_tat, Type::INT8),
+                (&i.id, Type::TEXT),
+                (&i.prefix, Type::TEXT),
+                (&row.hash, Type::TEXT),
+                (&i.owner_id, Type::TEXT),
+                (&i.name, Type::TEXT),
+                (&permissions, Type::TEXT),
+                (&metadata, Type::TEXT),
+                (&i.enabled, Type::BOOL),
+                (&created, Type::INT8),
+                (&updated, Type::INT8),
+                (&expires, Type::INT8),
+                (&revoked, Type::INT8),
+                (&refill_amount, Type::INT8),
+                (&refill_ms, Type::INT8),
+                (&rate, Type::INT8),
+                (&window, Type::INT8),
+                (&row.limit_source, Type::TEXT),
             ],
         )?;
-        Ok(())
+        Ok(n > 0)
     }
 }
 
 impl<C: GenericClient> Tx for PgTx<'_, C> {
     fn load(&mut self, id: &str) -> Result<Option<KeyRow>> {
         if !self.write {
-            return load(self.c, self.sql, id);
+            return load(self.c, self.prepared, self.sql, id);
         }
-        let row = self.c.query_typed_opt(&self.sql.load_for_update, &[(&id, Type::TEXT)]).map_err(pg_error)?;
-        row.as_ref().map(from_row).transpose()
-    }
-
-    fn insert(&mut self, row: &KeyRow) -> Result<()> {
-        let seq = self.write_key(row, true)?.ok_or_else(|| crate::Error::Store("insert returned no row".into()))?;
-        self.insert_state(seq, row)
-    }
-
-    fn insert_new(&mut self, row: &KeyRow) -> Result<bool> {
         let sql = self.sql;
-        let Some(seq) = self.write_key_with(row, &sql.insert_key_new)? else { return Ok(false) };
-        self.insert_state(seq, row)?;
-        Ok(true)
+        query(self.c, self.prepared, &sql.load_for_update, &[(&id, Type::TEXT)])?.first().map(from_row).transpose()
+    }
+
+    /// One statement for the whole batch: the `keys` rows and their
+    /// `key_state` rows go in together, and the change trigger runs once.
+    fn insert_many(&mut self, rows: &[&KeyRow], skip_existing: bool) -> Result<u64> {
+        let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
+        let mut c = Columns::default();
+        for row in rows {
+            let i = &row.info;
+            c.id.push(i.id.as_str());
+            c.prefix.push(i.prefix.as_str());
+            c.hash.push(row.hash.as_str());
+            c.owner_id.push(i.owner_id.as_deref());
+            c.name.push(i.name.as_deref());
+            c.permissions.push(to_json(&i.permissions)?);
+            c.metadata.push(to_json(&i.metadata)?);
+            c.enabled.push(i.enabled);
+            c.created_at.push(i.created_at.as_millis());
+            c.updated_at.push(i.updated_at.as_millis());
+            c.expires_at.push(ms(i.expires_at));
+            c.revoked_at.push(ms(i.revoked_at));
+            c.refill_amount.push(i.refill.map(|r| r.amount));
+            c.refill_interval_ms.push(i.refill.map(|r| duration_millis(r.interval)));
+            c.rate_limit.push(i.rate_limit.map(|r| i64::from(r.limit)));
+            c.rate_window_ms.push(i.rate_limit.map(|r| duration_millis(r.window)));
+            c.limit_source.push(row.limit_source.as_deref());
+            c.usage_count.push(i64::try_from(i.usage_count).unwrap_or(i64::MAX));
+            c.last_used_at.push(ms(i.last_used_at));
+            c.remaining.push(i.remaining);
+            c.last_refill_at.push(ms(i.last_refill_at));
+            c.rate_tat.push(row.rate_tat);
+        }
+        let (text, bigint) = (Type::TEXT_ARRAY, Type::INT8_ARRAY);
+        let sql = self.sql;
+        self.exec(
+            if skip_existing { &sql.insert_new } else { &sql.insert },
+            &[
+                (&c.id, text.clone()),
+                (&c.prefix, text.clone()),
+                (&c.hash, text.clone()),
+                (&c.owner_id, text.clone()),
+                (&c.name, text.clone()),
+                (&c.permissions, text.clone()),
+                (&c.metadata, text.clone()),
+                (&c.enabled, Type::BOOL_ARRAY),
+                (&c.created_at, bigint.clone()),
+                (&c.updated_at, bigint.clone()),
+                (&c.expires_at, bigint.clone()),
+                (&c.revoked_at, bigint.clone()),
+                (&c.refill_amount, bigint.clone()),
+                (&c.refill_interval_ms, bigint.clone()),
+                (&c.rate_limit, bigint.clone()),
+                (&c.rate_window_ms, bigint.clone()),
+                (&c.limit_source, text),
+                (&c.usage_count, bigint.clone()),
+                (&c.last_used_at, bigint.clone()),
+                (&c.remaining, bigint.clone()),
+                (&c.last_refill_at, bigint.clone()),
+                (&c.rate_tat, bigint),
+            ],
+        )
     }
 
     fn update(&mut self, row: &KeyRow) -> Result<()> {
-        self.write_key(row, false)?.ok_or_else(|| crate::Error::NotFound(row.info.id.clone()))?;
+        if !self.update_key(row)? {
+            return Err(crate::Error::NotFound(row.info.id.clone()));
+        }
         // A new version: spends decided on the old settings no longer apply.
         self.write_state(row, true)
     }
@@ -216,11 +238,9 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
 
     fn active_keys(&mut self, owner: &str, now: Timestamp) -> Result<u32> {
         let now = now.as_millis();
-        let row = self
-            .c
-            .query_typed_one(&self.sql.active_keys, &[(&owner, Type::TEXT), (&now, Type::INT8)])
-            .map_err(pg_error)?;
-        let n: i64 = row.try_get(0).map_err(pg_error)?;
+        let sql = self.sql;
+        let rows = query(self.c, self.prepared, &sql.active_keys, &[(&owner, Type::TEXT), (&now, Type::INT8)])?;
+        let n: i64 = rows.first().map_or(Ok(0), |r| r.try_get(0)).map_err(pg_error)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
@@ -247,19 +267,46 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
             Some((t, id)) => (Some(*t), Some(id.as_str())),
             None => (None, None),
         };
-        let rows = self
-            .c
-            .query_typed(
-                &self.sql.list,
-                &[
-                    (&options.owner_id, Type::TEXT),
-                    (&options.include_revoked, Type::BOOL),
-                    (&after_t, Type::INT8),
-                    (&after_id, Type::TEXT),
-                    (&limit, Type::INT8),
-                ],
-            )
-            .map_err(pg_error)?;
+        let sql = self.sql;
+        let rows = query(
+            self.c,
+            self.prepared,
+            &sql.list,
+            &[
+                (&options.owner_id, Type::TEXT),
+                (&options.include_revoked, Type::BOOL),
+                (&after_t, Type::INT8),
+                (&after_id, Type::TEXT),
+                (&limit, Type::INT8),
+            ],
+        )?;
         rows.iter().map(from_row).collect()
     }
+}
+
+/// A batch of keys, column by column, for `insert_many`.
+#[derive(Default)]
+struct Columns<'a> {
+    id: Vec<&'a str>,
+    prefix: Vec<&'a str>,
+    hash: Vec<&'a str>,
+    owner_id: Vec<Option<&'a str>>,
+    name: Vec<Option<&'a str>>,
+    permissions: Vec<String>,
+    metadata: Vec<String>,
+    enabled: Vec<bool>,
+    created_at: Vec<i64>,
+    updated_at: Vec<i64>,
+    expires_at: Vec<Option<i64>>,
+    revoked_at: Vec<Option<i64>>,
+    refill_amount: Vec<Option<i64>>,
+    refill_interval_ms: Vec<Option<i64>>,
+    rate_limit: Vec<Option<i64>>,
+    rate_window_ms: Vec<Option<i64>>,
+    limit_source: Vec<Option<&'a str>>,
+    usage_count: Vec<i64>,
+    last_used_at: Vec<Option<i64>>,
+    remaining: Vec<Option<i64>>,
+    last_refill_at: Vec<Option<i64>>,
+    rate_tat: Vec<Option<i64>>,
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use postgres::types::Type;
 
 use super::connect::pg_error;
-use super::rows::load;
+use super::pool::{query, PgConn};
 use super::Postgres;
 use crate::error::{Error, Result};
 use crate::model::{Outcome, VerifyResult};
@@ -132,23 +132,24 @@ impl Postgres {
         let limit = info.rate_limit.map(|r| i64::from(r.limit));
         let window = info.rate_limit.map(|r| duration_millis(r.window));
         let (now, cost) = (now.as_millis(), i64::from(cost));
-        let found = self
-            .conn()?
-            .query_typed_opt(
-                &self.sql.spend,
-                &[
-                    (&holder.seq, Type::INT8),
-                    (&now, Type::INT8),
-                    (&refill_amount, Type::INT8),
-                    (&refill_ms, Type::INT8),
-                    (&limit, Type::INT8),
-                    (&window, Type::INT8),
-                    (&cost, Type::INT8),
-                    (&holder.version, Type::INT8),
-                ],
-            )
-            .map_err(pg_error)?;
-        let Some(r) = found else { return Ok(Attempt::Changed) };
+        let mut conn = self.conn()?;
+        let PgConn { client, prepared } = &mut *conn;
+        let rows = query(
+            client,
+            prepared,
+            &self.sql.spend,
+            &[
+                (&holder.seq, Type::INT8),
+                (&now, Type::INT8),
+                (&refill_amount, Type::INT8),
+                (&refill_ms, Type::INT8),
+                (&limit, Type::INT8),
+                (&window, Type::INT8),
+                (&cost, Type::INT8),
+                (&holder.version, Type::INT8),
+            ],
+        )?;
+        let Some(r) = rows.first() else { return Ok(Attempt::Changed) };
         let get = |i: usize| r.try_get::<_, Option<i64>>(i).map_err(pg_error);
         if get(0)? != Some(holder.version) {
             return Ok(Attempt::Changed);
@@ -164,7 +165,7 @@ impl Postgres {
     /// The stored row, read now, bypassing the cache (and then cached).
     fn load_fresh(&self, id: &str) -> Result<Option<KeyRow>> {
         self.cache.forget(id);
-        let found = self.cache.get_or_load(id, || Ok(load(&mut *self.conn()?, &self.sql, id)?.map(Arc::new)))?.found;
+        let found = self.cache.get_or_load(id, || self.load(id))?.found;
         Ok(found.map(Arc::unwrap_or_clone))
     }
 

@@ -19,17 +19,18 @@ impl Tx for SqliteTx<'_> {
         load(self.0, id)
     }
 
-    fn insert(&mut self, row: &KeyRow) -> Result<()> {
-        row.save(self.0, true)
-    }
-
-    fn insert_new(&mut self, row: &KeyRow) -> Result<bool> {
-        // Under the write lock, nothing can insert the id between the two.
-        if load(self.0, &row.info.id)?.is_some() {
-            return Ok(false);
+    /// Row by row: SQLite statements are calls, not round trips.
+    fn insert_many(&mut self, rows: &[&KeyRow], skip_existing: bool) -> Result<u64> {
+        let mut n = 0;
+        for row in rows {
+            // Under the write lock, nothing can insert the id between the two.
+            if skip_existing && load(self.0, &row.info.id)?.is_some() {
+                continue;
+            }
+            row.save(self.0, true)?;
+            n += 1;
         }
-        row.save(self.0, true)?;
-        Ok(true)
+        Ok(n)
     }
 
     fn update(&mut self, row: &KeyRow) -> Result<()> {
