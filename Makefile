@@ -17,7 +17,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run pg-start test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -109,6 +109,14 @@ test-uniffi: test-kotlin
 bench:
 	$(CARGO) bench -p keyhouse --bench keyhouse
 	$(CARGO) run --release -p keyhouse --example bulk_import
+
+# PostgreSQL: cached, missed and consuming verifies, a hot key, revocation
+# and copy, each beside a floor (core/examples/postgres.rs), then the same
+# from Python (bindings-python/bench/bench_postgres.py) and Node.
+bench-postgres: pg-start python-install node-build
+	$(CARGO) run --release -p keyhouse --example postgres
+	$(PY) bindings-python/bench/bench_postgres.py
+	cd bindings-node/bench && node bench_postgres.js
 
 bench-python: python-install
 	$(PY) bindings-python/bench/bench_verify.py

@@ -293,3 +293,55 @@ fn arguments_clap_refuses_are_never_echoed() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("Usage"));
 }
+
+#[test]
+fn a_postgres_url_s_password_is_never_printed() {
+    let url = "postgres://app:hunter2secret@127.0.0.1:1/db?sslmode=disable";
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyhouse"));
+        cmd.args(args).env("KEYHOUSE_CONNECT_TIMEOUT", "500ms");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let failed = run(&["--db", url, "list"], &[]);
+    assert_eq!(failed.status.code(), Some(2));
+    let err = text(&failed.stderr);
+    assert!(err.contains("app:***@") && err.contains("STORE_ERROR"), "{err}");
+    // The URL in KEYHOUSE_DB is not shown by --help either.
+    let help = run(&["--help"], &[("KEYHOUSE_DB", url)]);
+    let dir = TempDir::new("cli-copy");
+    let db = dir.db();
+    let copy = run(&["copy", "--from", db.to_str().unwrap(), "--to", url], &[]);
+    for out in [&failed, &help, &copy] {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("hunter2secret"), "{all}");
+    }
+    assert_eq!(copy.status.code(), Some(2));
+}
+
+#[test]
+fn migrate_and_copy_between_two_sqlite_files() {
+    let (a, b) = (TempDir::new("cli-from"), TempDir::new("cli-to"));
+    let made = json(&keyhouse(&a, &["--json", "create", "--remaining", "4"]));
+    let key = made["key"].as_str().unwrap();
+    assert!(keyhouse(&a, &["verify", key]).status.success());
+    let out = keyhouse(&b, &["migrate"]);
+    assert!(out.status.success() && text(&out.stdout).contains("is up to date"), "{}", text(&out.stderr));
+    let copy = |from: &TempDir, to: &TempDir| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyhouse"))
+            .args(["--json", "copy", "--from"])
+            .arg(from.db())
+            .arg("--to")
+            .arg(to.db())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        json(&out)
+    };
+    assert_eq!(copy(&a, &b), serde_json::json!({"copied": 1, "skipped": 0}));
+    assert_eq!(copy(&a, &b), serde_json::json!({"copied": 0, "skipped": 1}));
+    let verified = keyhouse(&b, &["verify", key]);
+    assert!(text(&verified.stdout).contains("remaining=2"), "{}", text(&verified.stdout));
+}

@@ -550,3 +550,24 @@ fn verify_cached_answers_only_what_needs_no_round_trip() {
     until(&fresh, &plain.key, Outcome::Revoked, Duration::from_secs(2));
     assert_eq!(fresh.verify_cached(&plain.key, &[], 1).unwrap().unwrap().outcome, Outcome::Revoked);
 }
+
+#[test]
+fn pooled_connections_the_server_closed_while_idle_are_replaced_on_a_read() {
+    let schema = PgSchema::new("idle");
+    let kh = open(&schema);
+    let (a, b) = (kh.create(CreateOptions::default()).unwrap(), kh.create(CreateOptions::default()).unwrap());
+    assert!(kh.verify(&a.key, &[], 1).unwrap().is_valid());
+    // As a server restart or a failover would: every request connection goes.
+    let killed: i64 = PgSchema::client()
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'keyhouse' AND strpos(query, $1) > 0",
+            &[&schema.0],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1);
+    std::thread::sleep(Duration::from_millis(100));
+    // A miss reads through a pooled connection that is now dead.
+    assert!(kh.verify(&b.key, &[], 1).unwrap().is_valid());
+}

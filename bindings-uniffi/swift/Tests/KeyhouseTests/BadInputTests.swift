@@ -24,6 +24,20 @@ final class BadInputTests: XCTestCase {
         }
     }
 
+    func testAnUnreachableOrRefusingPostgresServerIsStoreErrorWithoutThePassword() throws {
+        let quick = Config(connectTimeout: 0.5)
+        let started = Date()
+        fails("STORE_ERROR", try Keyhouse.open(path: "postgres://app:hunter2secret@127.0.0.1:1/db?sslmode=disable", config: quick))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+        let url = try Support.pgUrl()
+        let wrong = url.replacingOccurrences(of: ":[^:@/]*@", with: ":hunter2secret@", options: .regularExpression)
+        XCTAssertThrowsError(try Keyhouse.open(path: wrong, config: quick)) { error in
+            XCTAssertEqual((error as? KeyhouseError)?.code(), "STORE_ERROR")
+            XCTAssertFalse("\(error)".contains("hunter2secret"), "\(error)")
+        }
+        fails("INVALID_ARGUMENT", try Keyhouse.open(path: url, config: Config(schema: "Bad-Name")))
+    }
+
     func testBadKeysAreOutcomesOfVerifyAndErrorsOfParse() throws {
         XCTAssertEqual(try reason(""), .empty)
         XCTAssertEqual(try reason("kh_" + String(repeating: "a", count: 10 * 1024)), .tooLong)

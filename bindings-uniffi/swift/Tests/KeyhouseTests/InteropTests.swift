@@ -23,6 +23,23 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(r.key?.ownerId, "ops")
     }
 
+    func testOnPostgresAKeyFromTheCliVerifiesInSwiftAndARevokeIsSeenByTheCli() throws {
+        let url = try Support.pgUrl()
+        let env = ["KEYHOUSE_SCHEMA": Support.pgSchema()]
+        let run = try Support.runCli(url, ["--json", "create", "--remaining", "3"], env: env)
+        XCTAssertEqual(run.code, 0)
+        let made = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
+        let store = try Keyhouse.open(path: url, config: Config(schema: env["KEYHOUSE_SCHEMA"]))
+        let r = try store.verify(key: made["key"] as! String)
+        XCTAssertEqual(r.outcome, .valid)
+        XCTAssertEqual(r.key?.remaining, 2)
+        _ = try store.revoke(id: (made["info"] as! [String: Any])["id"] as! String)
+        try store.close()
+        let after = try Support.runCli(url, ["verify", made["key"] as! String], env: env)
+        XCTAssertEqual(after.code, 1)
+        XCTAssertTrue(after.stdout.hasPrefix("REVOKED"), after.stdout)
+    }
+
     /// The middle phase of the Kotlin–Swift test (see the Makefile's
     /// test-uniffi): verifies the key Kotlin made, and revokes the other one.
     /// Skipped unless KEYHOUSE_INTEROP_DIR is set.

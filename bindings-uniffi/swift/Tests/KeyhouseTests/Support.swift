@@ -39,11 +39,13 @@ enum Support {
     static let cli: String = ProcessInfo.processInfo.environment["KEYHOUSE_CLI"]
         ?? root.appendingPathComponent("target/debug/keyhouse").path
 
-    /// Runs the CLI on `db` with `args`; returns the exit code and standard output.
-    static func runCli(_ db: String, _ args: [String]) throws -> (code: Int32, stdout: String) {
+    /// Runs the CLI on `db` with `args` and `env` added to its environment;
+    /// returns the exit code and standard output.
+    static func runCli(_ db: String, _ args: [String], env: [String: String] = [:]) throws -> (code: Int32, stdout: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: cli)
         p.arguments = ["--db", db] + args
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
         let out = Pipe()
         p.standardOutput = out
         try p.run()

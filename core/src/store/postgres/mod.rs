@@ -240,15 +240,31 @@ impl Postgres {
         if self.cache.is_current() {
             return Ok(());
         }
-        let caught_up = self.conn().and_then(|mut c| self.cache.catch_up(&mut c.client, &self.sql));
+        let caught_up = self.read_retrying(|c| self.cache.catch_up(&mut c.client, &self.sql));
         caught_up.map_err(|e| if matches!(e, Error::Closed) { e } else { stale_error(self.max_staleness, e) })
     }
 
     /// Reads one key from the server, bypassing the cache.
     fn load(&self, id: &str) -> Result<Found> {
+        self.read_retrying(|c| Ok(load(&mut c.client, &mut c.prepared, &self.sql, id)?.map(Arc::new)))
+    }
+
+    /// Runs a read, once more on another connection if the server had
+    /// closed the first while it sat idle in the pool (after a restart or a
+    /// failover): only the pool noticed nothing, the server is there. Reads
+    /// only: a spend is never sent twice.
+    fn read_retrying<T>(&self, read: impl Fn(&mut PgConn) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        let PgConn { client, prepared } = &mut *conn;
-        Ok(load(client, prepared, &self.sql, id)?.map(Arc::new))
+        match read(&mut conn) {
+            // A dead connection fails an empty query too; any other failure
+            // (a timeout, a missing table) is the answer.
+            Err(_) if conn.client.is_closed() || conn.client.simple_query("").is_err() => {
+                drop(conn);
+                let mut fresh = self.conn()?;
+                read(&mut fresh)
+            }
+            done => done,
+        }
     }
 
     fn lookup_row(&self, id: &str) -> Result<Lookup> {

@@ -37,6 +37,24 @@ class BadInputTest {
     }
 
     @Test
+    fun anUnreachableOrRefusingPostgresServerIsStoreErrorWithoutThePassword() {
+        val quick = Config(connectTimeout = Duration.ofMillis(500))
+        val started = System.nanoTime()
+        val e = assertThrows<KeyhouseException.StoreException> {
+            Keyhouse.open("postgres://app:hunter2secret@127.0.0.1:1/db?sslmode=disable", quick)
+        }
+        assertEquals("STORE_ERROR", e.code())
+        assertTrue(Duration.ofNanos(System.nanoTime() - started) < Duration.ofSeconds(3))
+        val wrong = Support.pgUrl().replace(Regex(":[^:@/]*@"), ":hunter2secret@")
+        val refused = assertThrows<KeyhouseException.StoreException> { Keyhouse.open(wrong, quick) }
+        for (err in listOf(e, refused)) {
+            assertTrue(!err.toString().contains("hunter2secret"), err.toString())
+        }
+        assertTrue(refused.message!!.contains("password authentication failed"), refused.message)
+        fails<KeyhouseException.InvalidArgument>("INVALID_ARGUMENT") { Keyhouse.open(Support.pgUrl(), Config(schema = "Bad-Name")) }
+    }
+
+    @Test
     fun aKeyOfAnotherPrefixIsNotFound() {
         val other = generate("other").key()
         assertEquals(Outcome.NOT_FOUND, store.verify(other).outcome)

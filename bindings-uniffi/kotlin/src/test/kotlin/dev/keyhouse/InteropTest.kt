@@ -37,6 +37,26 @@ class InteropTest {
         assertEquals(1, after.code)
         assertTrue(after.stdout.startsWith("REVOKED"), after.stdout)
     }
+
+    @Test
+    fun onPostgresAKeyFromTheCliVerifiesInKotlinAndARevokeIsSeenByTheCli() {
+        val url = Support.pgUrl()
+        val schema = Support.pgSchema()
+        val env = mapOf("KEYHOUSE_SCHEMA" to schema)
+        val run = Support.runCli(url, "--json", "create", "--remaining", "3", env = env)
+        assertEquals(0, run.code, run.stderr)
+        val made = JSONObject(run.stdout)
+        Keyhouse.open(url, Config(schema = schema)).use {
+            val r = it.verify(made.getString("key"))
+            assertEquals(Outcome.VALID, r.outcome)
+            assertEquals(2L, r.key?.remaining)
+            it.revoke(made.getJSONObject("info").getString("id"))
+            it.closeStore()
+        }
+        val after = Support.runCli(url, "verify", made.getString("key"), env = env)
+        assertEquals(1, after.code, after.stderr)
+        assertTrue(after.stdout.startsWith("REVOKED"), after.stdout)
+    }
 }
 
 /**

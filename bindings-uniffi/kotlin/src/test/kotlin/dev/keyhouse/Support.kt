@@ -34,9 +34,9 @@ object Support {
     /** Output and exit code of one CLI run. */
     data class Run(val code: Int, val stdout: String, val stderr: String)
 
-    /** Runs the CLI on `db` with `args`. */
-    fun runCli(db: String, vararg args: String): Run {
-        val p = ProcessBuilder(listOf(cli, "--db", db) + args).start()
+    /** Runs the CLI on `db` with `args`, and `env` added to its environment. */
+    fun runCli(db: String, vararg args: String, env: Map<String, String> = emptyMap()): Run {
+        val p = ProcessBuilder(listOf(cli, "--db", db) + args).apply { environment().putAll(env) }.start()
         p.outputStream.close()
         val out = p.inputStream.bufferedReader().readText()
         val err = p.errorStream.bufferedReader().readText()
