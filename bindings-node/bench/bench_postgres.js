@@ -46,7 +46,7 @@ async function main() {
   )
   const { execFileSync } = require('node:child_process')
   await kh.close()
-  execFileSync('psql', [url, '-qc', `DROP SCHEMA "${schema}" CASCADE`])
+  execFileSync('psql', [url, '-qc', `SET client_min_messages = warning; DROP SCHEMA "${schema}" CASCADE`])
 }
 
 main()
