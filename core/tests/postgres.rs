@@ -571,3 +571,15 @@ fn pooled_connections_the_server_closed_while_idle_are_replaced_on_a_read() {
     // A miss reads through a pooled connection that is now dead.
     assert!(kh.verify(&b.key, &[], 1).unwrap().is_valid());
 }
+
+#[test]
+fn a_closed_store_answers_nothing_from_its_cache() {
+    let schema = PgSchema::new("closedstore");
+    let kh = open(&schema);
+    let c = kh.create(CreateOptions::default()).unwrap();
+    assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
+    kh.close().unwrap();
+    assert!(kh.verify_cached(&c.key, &[], 1).unwrap().is_none());
+    assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::Closed);
+    assert_eq!(kh.create(CreateOptions::default()).unwrap_err().code(), ErrorCode::Closed);
+}

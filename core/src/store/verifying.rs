@@ -102,10 +102,11 @@ impl Keyhouse {
             if !io {
                 return Ok(None);
             }
-            // Credits and rate limits are decided again inside a write
-            // transaction on fresh state, so they hold exactly across
-            // threads and processes sharing the file. The row above, fresh
-            // or not, only proved the secret and chose this path.
+            // Credits and rate limits are decided again by the backend on
+            // fresh state (SQLite: in a write transaction; PostgreSQL: in
+            // one statement that locks the row), so they hold exactly
+            // across threads and processes. The row above, fresh or not,
+            // only proved the secret and chose this path.
             let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
             return self.db.spend(self, spend).map(Some);
         }
@@ -116,17 +117,26 @@ impl Keyhouse {
         if !io && (new_hash.is_some() || self.usage.is_due(now)) {
             return Ok(None);
         }
-        self.admit(row, new_hash.as_deref(), now).map(Some)
+        self.admit(row, new_hash.as_deref(), now, io).map(Some)
     }
 
     /// VALID for a key whose limits, if any, are settled: stores the new
-    /// hash if there is one, and counts the use in the usage buffer.
-    pub(crate) fn admit(&self, mut row: KeyRow, new_hash: Option<&str>, now: Timestamp) -> Result<VerifyResult> {
+    /// hash if there is one, and counts the use in the usage buffer, which
+    /// is written out here when due and `io` allows.
+    pub(crate) fn admit(
+        &self,
+        mut row: KeyRow,
+        new_hash: Option<&str>,
+        now: Timestamp,
+        io: bool,
+    ) -> Result<VerifyResult> {
         if let Some(hash) = new_hash {
             self.db.write(|tx| tx.rehash(&row.info.id, hash))?;
         }
         self.usage.record(&mut row.info, now);
-        self.flush_if_due(now);
+        if io {
+            self.flush_if_due(now);
+        }
         Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) })
     }
 

@@ -268,6 +268,9 @@ impl Postgres {
     }
 
     fn lookup_row(&self, id: &str) -> Result<Lookup> {
+        if self.stop.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         self.ensure_current()?;
         self.cache.get_or_load(id, || self.load(id))
     }
@@ -295,7 +298,8 @@ impl Backend for Postgres {
     }
 
     fn lookup_cached(&self, id: &str, _stale_ok: &dyn Fn(&crate::store::row::KeyRow) -> bool) -> Option<Lookup> {
-        if !self.cache.is_current() {
+        // A closed store answers nothing from memory: `verify` then says CLOSED.
+        if self.stop.load(Ordering::Acquire) || !self.cache.is_current() {
             return None;
         }
         self.cache.get(id)

@@ -69,7 +69,7 @@ impl Postgres {
                     return Ok(kh.refused(row, outcome, now));
                 }
                 if !has_limits(&row) {
-                    return kh.admit(row, new_hash.as_deref(), now);
+                    return kh.admit(row, new_hash.as_deref(), now, true);
                 }
                 reload_source = true;
             }
@@ -115,7 +115,7 @@ impl Postgres {
                     if let Some(src) = &source {
                         row.show_balance_of(src);
                     }
-                    let mut result = kh.admit(row, new_hash.as_deref(), now)?;
+                    let mut result = kh.admit(row, new_hash.as_deref(), now, true)?;
                     result.rate_limit = rate_limit;
                     return Ok(result);
                 }
