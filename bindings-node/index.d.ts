@@ -142,7 +142,7 @@ export declare class GeneratedKey {
 }
 
 /**
- * An API-key store on SQLite. One instance may be shared by all callbacks;
+ * An API-key store on SQLite or PostgreSQL. One instance may be shared by all callbacks;
  * async methods run on the libuv thread pool, `…Sync` methods on the
  * calling thread.
  */

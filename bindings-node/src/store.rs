@@ -100,7 +100,7 @@ store_task!(
     CloseTask { unit: () } -> () = |kh, unit| { let () = unit; kh.close() }
 );
 
-/// An API-key store on SQLite. One instance may be shared by all callbacks;
+/// An API-key store on SQLite or PostgreSQL. One instance may be shared by all callbacks;
 /// async methods run on the libuv thread pool, `…Sync` methods on the
 /// calling thread.
 #[napi]

@@ -15,7 +15,7 @@ use crate::errors::IntoPyResult;
 use crate::stateless::{key_text, pepper, peppers};
 use crate::types::{CreatedKey, KeyInfo, KeyPage, RateLimit, Refill, VerifyResult};
 
-/// An API-key store on SQLite. One instance may be shared by many threads;
+/// An API-key store on SQLite or PostgreSQL. One instance may be shared by many threads;
 /// every call releases the GIL while the core works.
 ///
 /// Use it as a context manager to flush usage counts and close it.

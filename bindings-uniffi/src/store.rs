@@ -7,7 +7,7 @@ use crate::errors::{invalid, Result};
 use crate::keys::{core_peppers, CreatedKey};
 use crate::types::{Config, CreateOptions, KeyInfo, KeyPage, ListOptions, TimeSpan, UpdateOptions, VerifyResult};
 
-/// An API-key store on SQLite. One object may be shared by many threads.
+/// An API-key store on SQLite or PostgreSQL. One object may be shared by many threads.
 #[derive(uniffi::Object)]
 pub struct Keyhouse {
     inner: keyhouse::Keyhouse,

@@ -2,7 +2,7 @@
 //!
 //! - [`generate`], [`parse`], [`hash_key`] and [`verify_hash`] work without a
 //!   store, for services that keep keys in their own database.
-//! - [`Keyhouse`] is a store on SQLite that creates, verifies, lists,
+//! - [`Keyhouse`] is a store on SQLite or PostgreSQL that creates, verifies, lists,
 //!   updates, revokes, rolls and deletes keys.
 //!
 //! Keys look like `acme_live_4fT9kQ2mZx7PbX_<secret><checksum>`; the format

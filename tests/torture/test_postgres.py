@@ -160,3 +160,24 @@ def test_a_revoke_in_one_process_reaches_python_and_node_processes_fast(schema, 
         p50, p99 = statistics.median(lags), lags[-1]
         print(f"{w.log.name}: revoke seen after p50 {p50:.1f} ms, max {p99:.1f} ms over {n} revokes")
         assert p99 < 1000 + 200, f"past max_staleness (1 s): {lags}"
+
+
+def test_the_cli_migrates_and_copies_a_sqlite_file_into_postgres(schema, tmp_path):
+    migrated = cli(schema, "migrate")
+    assert "up to date" in migrated.stdout or "migrated" in migrated.stdout
+    db = tmp_path / "old.db"
+    made = json.loads(subprocess.run([CLI, "--db", str(db), "--json", "create", "--remaining", "5"], capture_output=True, text=True, check=True).stdout)
+    subprocess.run([CLI, "--db", str(db), "verify", made["key"]], capture_output=True, check=True)
+    env = dict(os.environ, KEYHOUSE_SCHEMA=schema)
+    for expect in ({"copied": 1, "skipped": 0}, {"copied": 0, "skipped": 1}):
+        r = subprocess.run([CLI, "--json", "copy", "--from", str(db), "--to", PG], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == expect
+    # The key made on SQLite verifies on PostgreSQL, from Python and Node.
+    with keyhouse.Keyhouse(PG, schema=schema) as kh:
+        assert kh.verify(made["key"]).key.remaining == 3
+    node = subprocess.run(
+        [NODE, "-e", f"const k = require({json.dumps(str(HERE.parent.parent / 'bindings-node'))}).Keyhouse.open(process.argv[1], {{ schema: process.argv[2] }}); console.log(k.verifySync(process.argv[3]).key.remaining)", PG, schema, made["key"]],
+        capture_output=True, text=True,
+    )
+    assert node.stdout.strip() == "2", node.stderr

@@ -1,7 +1,7 @@
 """Keyhouse: API keys with one Rust core.
 
 - `generate`, `parse`, `hash_key` and `verify_hash` work without a store.
-- `Keyhouse` is a store on SQLite: create, verify, get, list, update,
+- `Keyhouse` is a store on SQLite or PostgreSQL: create, verify, get, list, update,
   revoke, delete, roll and purge_expired keys.
 """
 
