@@ -583,3 +583,67 @@ fn a_closed_store_answers_nothing_from_its_cache() {
     assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::Closed);
     assert_eq!(kh.create(CreateOptions::default()).unwrap_err().code(), ErrorCode::Closed);
 }
+
+#[test]
+fn a_spend_after_a_revoke_by_hand_is_refused_at_once_whatever_the_cache_says() {
+    let schema = PgSchema::new("versionbump");
+    let admin = open(&schema);
+    let c = admin.create(CreateOptions { remaining: Some(10), ..Default::default() }).unwrap();
+    // No listener and a long bound: only the spend statement can notice.
+    let a = Keyhouse::open(
+        pg_url(),
+        Config {
+            listen_url: Some("postgres://nobody:x@127.0.0.1:1/none?sslmode=disable".into()),
+            max_staleness: Duration::from_secs(30),
+            connect_timeout: Duration::from_millis(300),
+            ..config(&schema)
+        },
+    )
+    .unwrap();
+    assert!(a.verify(&c.key, &[], 1).unwrap().is_valid());
+    let mut psql = PgSchema::client();
+    psql.execute(&format!("UPDATE \"{}\".keys SET revoked_at = 1 WHERE id = $1", schema.0), &[&c.info.id]).unwrap();
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+    assert_eq!(admin.get(&c.info.id).unwrap().remaining, Some(9), "the refused spend took nothing");
+}
+
+#[test]
+fn max_keys_per_owner_holds_across_stores_creating_at_once() {
+    let schema = PgSchema::new("owners");
+    let config = Config { max_keys_per_owner: Some(3), ..config(&schema) };
+    let stores: Vec<Arc<Keyhouse>> =
+        (0..2).map(|_| Arc::new(Keyhouse::open(pg_url(), config.clone()).unwrap())).collect();
+    let made = Arc::new(AtomicU32::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (kh, made) = (Arc::clone(&stores[t % 2]), Arc::clone(&made));
+            std::thread::spawn(move || {
+                for _ in 0..3 {
+                    match kh.create(CreateOptions { owner_id: Some("team".into()), ..Default::default() }) {
+                        Ok(_) => made.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            assert_eq!(e.code(), ErrorCode::KeyLimitExceeded, "{e}");
+                            0
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(made.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn dropping_a_store_on_an_async_runtime_thread_does_not_panic() {
+    let schema = PgSchema::new("dropasync");
+    let kh = open(&schema);
+    let c = kh.create(CreateOptions::default()).unwrap();
+    assert!(kh.verify(&c.key, &[], 1).unwrap().is_valid());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let closed = rt.block_on(async { kh.close() });
+    assert!(closed.is_err(), "close inside a runtime is refused, not a panic");
+    rt.block_on(async move { drop(kh) });
+}

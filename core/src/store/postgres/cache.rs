@@ -70,9 +70,23 @@ impl PgCache {
         confirmed.elapsed() < self.max_staleness
     }
 
+    /// [`PgCache::catch_up`], unless another thread did while this one
+    /// waited for the lock: verifies that find the bound passed all queue
+    /// here, and one round trip serves them all.
+    pub(super) fn catch_up_if_stale(&self, c: &mut impl GenericClient, sql: &Sql) -> Result<()> {
+        let known = lock(&self.epoch);
+        if self.is_current() {
+            return Ok(());
+        }
+        self.catch_up_locked(c, sql, known)
+    }
+
     /// Catches up with the server's changes through `c`.
     pub(super) fn catch_up(&self, c: &mut impl GenericClient, sql: &Sql) -> Result<()> {
-        let mut known = lock(&self.epoch);
+        self.catch_up_locked(c, sql, lock(&self.epoch))
+    }
+
+    fn catch_up_locked(&self, c: &mut impl GenericClient, sql: &Sql, mut known: MutexGuard<'_, i64>) -> Result<()> {
         // Changes committed before this instant are all seen below.
         let started = Instant::now();
         let now: i64 = c.query_typed_one(&sql.epoch, &[]).map_err(pg_error)?.try_get(0).map_err(pg_error)?;
@@ -129,10 +143,21 @@ impl PgCache {
         lock_clock(&self.misses).get(id, &(), |_| false).map(|_| Lookup { found: None, fresh: true })
     }
 
+    /// The invalidation count now; pass it to `update_state` later.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Replaces the cached copy of a key with `row` after a spend this
-    /// process made, if the cache still holds the same settings of it.
-    pub(super) fn update_state(&self, row: &KeyRow) {
+    /// process made, if the cache still holds the same settings of it and
+    /// nothing was invalidated since `generation` (read before the spend):
+    /// otherwise the row the spend began with may be older than what the
+    /// cache holds now, and must not replace it.
+    pub(super) fn update_state(&self, row: &KeyRow, generation: u64) {
         let mut rows = lock_clock(&self.rows);
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         let same = rows
             .get(&row.info.id, &(), |_| false)
             .and_then(|(found, _)| found.as_ref().map(|f| f.version == row.version && f.hash == row.hash));

@@ -23,10 +23,12 @@ pub(crate) fn is_postgres_url(target: &str) -> bool {
 ///
 /// `sslmode` takes libpq's six values. Every TLS connection verifies the
 /// server's certificate chain and host name (rustls cannot do less), so
-/// `require`, `verify-ca` and `verify-full` all mean verify-full, and
-/// `prefer` (the default, as in libpq) uses TLS verified the same way
-/// whenever the server offers it. `sslrootcert=PATH` adds the PEM
-/// certificates in PATH to the Mozilla roots that are trusted.
+/// `require`, `verify-ca` and `verify-full` all mean verify-full. Unlike
+/// libpq, the default is `require`: with `prefer` or `allow`, anyone on the
+/// network path can answer "no TLS" and then serve rows of their choosing,
+/// which for an auth store means keys of their choosing. `prefer`, `allow`
+/// and `disable` are there for those who ask. `sslrootcert=PATH` adds the
+/// PEM certificates in PATH to the Mozilla roots that are trusted.
 pub(crate) fn client_config(url: &str, config: &Config) -> Result<(postgres::Config, MakeRustlsConnect)> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut ssl_mode = None;
@@ -44,9 +46,9 @@ pub(crate) fn client_config(url: &str, config: &Config) -> Result<(postgres::Con
     let mut pg: postgres::Config =
         passed.parse().map_err(|e| Error::invalid(format!("bad PostgreSQL URL {}: {e}", redact_url(url))))?;
     pg.ssl_mode(match ssl_mode {
-        None | Some("prefer") | Some("allow") => SslMode::Prefer,
+        Some("prefer" | "allow") => SslMode::Prefer,
         Some("disable") => SslMode::Disable,
-        Some("require" | "verify-ca" | "verify-full") => SslMode::Require,
+        None | Some("require" | "verify-ca" | "verify-full") => SslMode::Require,
         Some(other) => return Err(Error::invalid(format!("unknown sslmode {:?}", crate::util::clip(other)))),
     });
     pg.connect_timeout(config.connect_timeout);
@@ -58,7 +60,12 @@ pub(crate) fn client_config(url: &str, config: &Config) -> Result<(postgres::Con
     pg.keepalives_interval(std::time::Duration::from_secs(1));
     pg.keepalives_retries(3);
     pg.tcp_user_timeout(config.connect_timeout.max(config.statement_timeout));
-    let timeout = format!("-c statement_timeout={}", config.statement_timeout.as_millis());
+    // Spends rely on READ COMMITTED (a statement waiting for a row lock
+    // sees the row as its holder left it), whatever the database's default.
+    let timeout = format!(
+        "-c statement_timeout={} -c default_transaction_isolation=read\\ committed",
+        config.statement_timeout.as_millis()
+    );
     let options = match pg.get_options() {
         Some(o) if !o.is_empty() => format!("{o} {timeout}"),
         _ => timeout,
@@ -112,7 +119,13 @@ pub(crate) fn check_not_async() -> Result<()> {
 pub(crate) fn pg_error(e: postgres::Error) -> Error {
     use postgres::error::SqlState;
     let busy = e.code().is_some_and(|c| {
-        [SqlState::QUERY_CANCELED, SqlState::LOCK_NOT_AVAILABLE, SqlState::T_R_DEADLOCK_DETECTED].contains(c)
+        [
+            SqlState::QUERY_CANCELED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+        ]
+        .contains(c)
     });
     let msg = match e.as_db_error() {
         Some(db) => format!("PostgreSQL: {}", db.message()),

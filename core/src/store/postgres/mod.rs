@@ -47,10 +47,10 @@ pub(crate) struct Sql {
     insert_new: String,
     update_key: String,
     update_state: String,
-    update_state_bump: String,
     save_usage: String,
     rehash: String,
     active_keys: String,
+    lock_owner: String,
     delete: String,
     purge_expired: String,
     relink: String,
@@ -76,15 +76,14 @@ impl Sql {
             insert_new: INSERT.replace("{s}", &s).replace("{on_conflict}", "ON CONFLICT (id) DO NOTHING"),
             update_key: format!("UPDATE {s}.keys SET {key_columns} WHERE id = $1 RETURNING seq"),
             update_state: format!("UPDATE {s}.key_state SET {state_columns} WHERE seq = $1"),
-            update_state_bump: format!(
-                "UPDATE {s}.key_state SET {state_columns}, version = version + 1 WHERE seq = $1"
-            ),
             save_usage: format!("UPDATE {s}.key_state SET usage_count = $2, last_used_at = $3 WHERE seq = $1"),
             rehash: format!("UPDATE {s}.keys SET hash = $2 WHERE id = $1"),
             active_keys: format!(
                 "SELECT count(*) FROM {s}.keys WHERE owner_id = $1 AND revoked_at IS NULL \
                  AND (expires_at IS NULL OR expires_at > $2)"
             ),
+            // The schema name keeps stores in different schemas apart.
+            lock_owner: format!("SELECT pg_advisory_xact_lock(hashtextextended('keyhouse owner {schema} ' || $1, 0))"),
             delete: format!("DELETE FROM {s}.keys WHERE id = $1 RETURNING 1"),
             purge_expired: format!(
                 "DELETE FROM {s}.keys WHERE expires_at IS NOT NULL AND expires_at <= $1 RETURNING 1"
@@ -96,11 +95,15 @@ impl Sql {
                  AND ($3::bigint IS NULL OR (k.created_at, k.id) > ($3, $4)) \
                  ORDER BY k.created_at, k.id LIMIT $5"
             ),
+            // The rows are locked in `seq` order first: two processes
+            // flushing overlapping keys then queue instead of deadlocking.
             usage: format!(
-                "UPDATE {s}.key_state s SET usage_count = s.usage_count + u.n, \
+                "WITH u AS (SELECT k.seq, u.n, u.t FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, n, t) \
+                 JOIN {s}.keys k ON k.id = u.id), \
+                 locked AS (SELECT s.seq FROM {s}.key_state s JOIN u ON u.seq = s.seq ORDER BY s.seq FOR UPDATE OF s) \
+                 UPDATE {s}.key_state s SET usage_count = s.usage_count + u.n, \
                  last_used_at = greatest(s.last_used_at, u.t) \
-                 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, n, t), {s}.keys k \
-                 WHERE k.id = u.id AND s.seq = k.seq"
+                 FROM u, locked WHERE s.seq = u.seq AND locked.seq = u.seq"
             ),
             spend: SPEND.replace("{s}", &s),
             epoch: format!("SELECT n FROM {s}.epoch"),
@@ -240,7 +243,7 @@ impl Postgres {
         if self.cache.is_current() {
             return Ok(());
         }
-        let caught_up = self.read_retrying(|c| self.cache.catch_up(&mut c.client, &self.sql));
+        let caught_up = self.read_retrying(|c| self.cache.catch_up_if_stale(&mut c.client, &self.sql));
         caught_up.map_err(|e| if matches!(e, Error::Closed) { e } else { stale_error(self.max_staleness, e) })
     }
 
@@ -321,6 +324,8 @@ impl Backend for Postgres {
         if self.pool.read().unwrap_or_else(|e| e.into_inner()).is_none() {
             return Ok(());
         }
+        // Closing drops the pool's clients, which drive their own runtime.
+        check_not_async()?;
         self.flush(usage)?;
         self.stop.store(true, Ordering::Release);
         // Idle connections close when the last handle of the pool goes.
@@ -357,6 +362,14 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
+        // A client being dropped runs its own runtime to say goodbye, which
+        // panics on a thread inside an async runtime (a store whose last
+        // handle goes away on a tokio worker). There, the pool goes away on
+        // a thread of its own.
+        let pool = self.pool.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if pool.is_some() && check_not_async().is_err() {
+            let _ = std::thread::Builder::new().name("keyhouse-close".into()).spawn(move || drop(pool));
+        }
     }
 }
 

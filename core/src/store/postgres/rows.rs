@@ -81,15 +81,14 @@ impl<C: GenericClient> PgTx<'_, C> {
         Ok(query(self.c, self.prepared, sql, params)?.len() as u64)
     }
 
-    fn write_state(&mut self, row: &KeyRow, bump: bool) -> Result<()> {
+    fn write_state(&mut self, row: &KeyRow) -> Result<()> {
         let i = &row.info;
         let usage = i64::try_from(i.usage_count).unwrap_or(i64::MAX);
         let last_used = i.last_used_at.map(Timestamp::as_millis);
         let last_refill = i.last_refill_at.map(Timestamp::as_millis);
         let sql = self.sql;
-        let query = if bump { &sql.update_state_bump } else { &sql.update_state };
         self.exec(
-            query,
+            &sql.update_state,
             &[
                 (&row.seq, Type::INT8),
                 (&usage, Type::INT8),
@@ -214,12 +213,13 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
         if !self.update_key(row)? {
             return Err(crate::Error::NotFound(row.info.id.clone()));
         }
-        // A new version: spends decided on the old settings no longer apply.
-        self.write_state(row, true)
+        // The `keys` trigger has moved the settings version on: spends
+        // decided on the old settings no longer apply.
+        self.write_state(row)
     }
 
     fn save_state(&mut self, row: &KeyRow) -> Result<()> {
-        self.write_state(row, false)
+        self.write_state(row)
     }
 
     fn save_usage(&mut self, row: &KeyRow) -> Result<()> {
@@ -236,9 +236,16 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
         Ok(())
     }
 
+    /// In a write transaction, first takes a transaction-level advisory
+    /// lock on the owner: two app servers creating keys for one owner at
+    /// once then count one after the other, so `max_keys_per_owner` holds
+    /// (SQLite's single writer gives the same for free).
     fn active_keys(&mut self, owner: &str, now: Timestamp) -> Result<u32> {
-        let now = now.as_millis();
         let sql = self.sql;
+        if self.write {
+            query(self.c, self.prepared, &sql.lock_owner, &[(&owner, Type::TEXT)])?;
+        }
+        let now = now.as_millis();
         let rows = query(self.c, self.prepared, &sql.active_keys, &[(&owner, Type::TEXT), (&now, Type::INT8)])?;
         let n: i64 = rows.first().map_or(Ok(0), |r| r.try_get(0)).map_err(pg_error)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))

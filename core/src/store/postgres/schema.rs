@@ -85,6 +85,14 @@ const MIGRATIONS: &[&str] = &[
         RETURN NULL;
     END
     $fn$;
+    -- Any rewrite of a key's row, by Keyhouse or by hand, moves its
+    -- settings version on, so that no spend decided on the old row applies.
+    CREATE FUNCTION {s}.bump_versions() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+        UPDATE {s}.key_state SET version = version + 1 WHERE seq IN (SELECT seq FROM changed);
+        RETURN NULL;
+    END
+    $fn$;
     CREATE FUNCTION {s}.note_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
     DECLARE
         e bigint;
@@ -101,6 +109,8 @@ const MIGRATIONS: &[&str] = &[
         REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION {s}.note_changes();
     CREATE TRIGGER keys_updated_new AFTER UPDATE ON {s}.keys
         REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION {s}.note_changes();
+    CREATE TRIGGER keys_updated_version AFTER UPDATE ON {s}.keys
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION {s}.bump_versions();
     CREATE TRIGGER keys_deleted AFTER DELETE ON {s}.keys
         REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION {s}.note_changes();
     CREATE TRIGGER keys_truncated AFTER TRUNCATE ON {s}.keys

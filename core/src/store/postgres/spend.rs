@@ -48,6 +48,8 @@ impl Postgres {
     pub(super) fn spend_cas(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {
         let Spend { key, prefix, proved, mut new_hash, required_permissions, cost, now } = spend;
         let id = proved.info.id.as_str();
+        // Read before anything the spend decides on, for `update_state`.
+        let generation = self.cache.generation();
         let mut row = proved.clone();
         let mut source = None;
         let (mut reload_row, mut reload_source) = (false, true);
@@ -111,7 +113,7 @@ impl Postgres {
                 }
                 Limits::Admitted { rate_limit } => {
                     *holder = after;
-                    self.cache.update_state(holder);
+                    self.cache.update_state(holder, generation);
                     if let Some(src) = &source {
                         row.show_balance_of(src);
                     }
