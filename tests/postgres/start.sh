@@ -39,5 +39,5 @@ echo "PostgreSQL $version is up for $user@$db"
 stale="$(psql_admin -d "$db" -c "SELECT string_agg(format('%I', nspname), ', ') FROM pg_namespace \
   WHERE nspname ~ '^(t|py|node|kt|sw|torture)_'")"
 if [ -n "$stale" ]; then
-  psql_admin -d "$db" -c "DROP SCHEMA $stale CASCADE" >/dev/null
+  psql_admin -d "$db" -c "SET client_min_messages = warning; DROP SCHEMA $stale CASCADE" >/dev/null
 fi
