@@ -647,3 +647,28 @@ fn dropping_a_store_on_an_async_runtime_thread_does_not_panic() {
     assert!(closed.is_err(), "close inside a runtime is refused, not a panic");
     rt.block_on(async move { drop(kh) });
 }
+
+#[test]
+fn a_database_dropped_under_a_store_is_a_store_error_not_a_panic() {
+    let name = PgSchema::new("dropdb").0.clone();
+    let mut admin = PgSchema::client();
+    admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
+    let url = pg_url();
+    let (base, query) = url.split_once('?').unwrap_or((&url, ""));
+    let db_url = format!("{}/{name}?{query}", &base[..base.rfind('/').unwrap()]);
+    let staleness = Duration::from_millis(300);
+    let kh = Keyhouse::open(
+        &db_url,
+        Config { max_staleness: staleness, connect_timeout: Duration::from_secs(1), ..Config::default() },
+    )
+    .unwrap();
+    let plain = kh.create(CreateOptions::default()).unwrap();
+    let credits = kh.create(CreateOptions { remaining: Some(5), ..Default::default() }).unwrap();
+    assert!(kh.verify(&plain.key, &[], 1).unwrap().is_valid());
+    admin.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).unwrap();
+    assert!(kh.verify(&credits.key, &[], 1).is_err(), "a spend with the database gone");
+    assert_eq!(kh.create(CreateOptions::default()).unwrap_err().code(), ErrorCode::StoreError);
+    std::thread::sleep(staleness);
+    let err = kh.verify(&plain.key, &[], 1).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StoreError, "{err}");
+}

@@ -29,6 +29,8 @@ for _ in $(seq 1 30); do psql_admin -c 'SELECT 1' >/dev/null 2>&1 && break; slee
 if [ -z "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$user'")" ]; then
   psql_admin -c "CREATE ROLE \"$user\" LOGIN PASSWORD '$password'"
 fi
+# CREATEDB: one test makes a database of its own and drops it under a store.
+psql_admin -c "ALTER ROLE \"$user\" CREATEDB"
 if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
   psql_admin -c "CREATE DATABASE \"$db\" OWNER \"$user\""
 fi
@@ -41,3 +43,6 @@ stale="$(psql_admin -d "$db" -c "SELECT string_agg(format('%I', nspname), ', ') 
 if [ -n "$stale" ]; then
   psql_admin -d "$db" -c "SET client_min_messages = warning; DROP SCHEMA $stale CASCADE" >/dev/null
 fi
+for stale_db in $(psql_admin -c "SELECT datname FROM pg_database WHERE datname ~ '^t_dropdb_'"); do
+  psql_admin -c "DROP DATABASE \"$stale_db\" WITH (FORCE)"
+done
