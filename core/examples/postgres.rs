@@ -105,57 +105,29 @@ fn main() {
 
     // One hot key, 8 threads, one store.
     let shared = Arc::new(Keyhouse::open(&url, Config { pool_size: 8, ..config.clone() }).unwrap());
-    let mut rates = Vec::new();
-    for _ in 0..ROUNDS {
-        let done = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let (kh, key, done, stop) =
-                    (Arc::clone(&shared), credits.key.clone(), Arc::clone(&done), Arc::clone(&stop));
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        assert!(kh.verify(&key, &[], 1).unwrap().is_valid());
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
+    let rates: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            throughput(|| {
+                let (kh, key) = (Arc::clone(&shared), credits.key.clone());
+                move || assert!(kh.verify(&key, &[], 1).unwrap().is_valid())
             })
-            .collect();
-        std::thread::sleep(Duration::from_secs(2));
-        stop.store(true, Ordering::Relaxed);
-        for t in threads {
-            t.join().unwrap();
-        }
-        rates.push(done.load(Ordering::Relaxed) as f64 / 2.0);
-    }
+        })
+        .collect();
     // The floor: 8 threads, each with its own connection, on the same row.
-    let mut floor_rates = Vec::new();
-    for _ in 0..ROUNDS {
-        let done = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let (url, sql, key, done, stop) =
-                    (url.clone(), spend_sql.clone(), credits.key.clone(), Arc::clone(&done), Arc::clone(&stop));
-                std::thread::spawn(move || {
-                    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-                    let stmt = db.prepare(&sql).unwrap();
-                    while !stop.load(Ordering::Relaxed) {
-                        let id = key.rsplit('_').nth(1).unwrap();
-                        let _ = Sha256::digest(&key);
-                        db.query_one(&stmt, &[&id]).unwrap();
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
+    let floor_rates: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            throughput(|| {
+                let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                let stmt = db.prepare(&spend_sql).unwrap();
+                let key = credits.key.clone();
+                move || {
+                    let id = key.rsplit('_').nth(1).unwrap();
+                    let _ = Sha256::digest(&key);
+                    db.query_one(&stmt, &[&id]).unwrap();
+                }
             })
-            .collect();
-        std::thread::sleep(Duration::from_secs(2));
-        stop.store(true, Ordering::Relaxed);
-        for t in threads {
-            t.join().unwrap();
-        }
-        floor_rates.push(done.load(Ordering::Relaxed) as f64 / 2.0);
-    }
+        })
+        .collect();
     let (k, f) = (median(rates), median(floor_rates));
     println!("one hot key, 8 threads: {k:.0} spends/s; floor {f:.0}/s; {:.2}x", k / f);
 
@@ -191,6 +163,30 @@ fn main() {
         .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE; DROP SCHEMA \"{schema}_copy\" CASCADE"))
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Calls per second of 8 threads, each running a loop that `make` returns
+/// (made before the clock starts), for 2 s.
+fn throughput<F: FnMut() + Send + 'static>(make: impl Fn() -> F) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (mut call, done, stop) = (make(), Arc::clone(&done), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    call();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / 2.0
 }
 
 fn time(f: impl FnOnce()) -> f64 {

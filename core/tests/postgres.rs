@@ -29,6 +29,19 @@ fn open_at(url: &str, config: Config, clock: &Arc<ManualClock>) -> Keyhouse {
     Keyhouse::open_with_seams(url.as_ref(), config, Seams { clock: clock.clone(), random: Arc::new(OsRandom) }).unwrap()
 }
 
+/// Ends, as the server would, the sessions named `application_name` whose
+/// last statement touched `schema`; how many.
+fn terminate(application_name: &str, schema: &PgSchema) -> i64 {
+    PgSchema::client()
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND strpos(query, $2) > 0",
+            &[&application_name, &schema.0],
+        )
+        .unwrap()
+        .get(0)
+}
+
 /// Verifies `key` until `outcome` comes back; how long that took.
 fn until(kh: &Keyhouse, key: &str, outcome: Outcome, limit: Duration) -> Duration {
     let start = Instant::now();
@@ -175,15 +188,7 @@ fn a_killed_listener_connection_still_lets_a_revoke_through_within_max_staleness
     let b = open(&schema);
     let c = b.create(CreateOptions::default()).unwrap();
     assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::Valid);
-    let mut psql = PgSchema::client();
-    let killed: i64 = psql
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE application_name = 'keyhouse-listener' AND strpos(query, $1) > 0",
-            &[&schema.0],
-        )
-        .unwrap()
-        .get(0);
+    let killed = terminate("keyhouse-listener", &schema);
     assert!(killed >= 2, "both stores' listeners were found and killed ({killed})");
     b.revoke(&c.info.id).unwrap();
     let took = until(&a, &c.key, Outcome::Revoked, Duration::from_secs(3));
@@ -558,14 +563,7 @@ fn pooled_connections_the_server_closed_while_idle_are_replaced_on_a_read() {
     let (a, b) = (kh.create(CreateOptions::default()).unwrap(), kh.create(CreateOptions::default()).unwrap());
     assert!(kh.verify(&a.key, &[], 1).unwrap().is_valid());
     // As a server restart or a failover would: every request connection goes.
-    let killed: i64 = PgSchema::client()
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE application_name = 'keyhouse' AND strpos(query, $1) > 0",
-            &[&schema.0],
-        )
-        .unwrap()
-        .get(0);
+    let killed = terminate("keyhouse", &schema);
     assert!(killed >= 1);
     std::thread::sleep(Duration::from_millis(100));
     // A miss reads through a pooled connection that is now dead.

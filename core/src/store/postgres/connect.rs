@@ -62,13 +62,13 @@ pub(crate) fn client_config(url: &str, config: &Config) -> Result<(postgres::Con
     pg.tcp_user_timeout(config.connect_timeout.max(config.statement_timeout));
     // Spends rely on READ COMMITTED (a statement waiting for a row lock
     // sees the row as its holder left it), whatever the database's default.
-    let timeout = format!(
+    let settings = format!(
         "-c statement_timeout={} -c default_transaction_isolation=read\\ committed",
         config.statement_timeout.as_millis()
     );
     let options = match pg.get_options() {
-        Some(o) if !o.is_empty() => format!("{o} {timeout}"),
-        _ => timeout,
+        Some(o) if !o.is_empty() => format!("{o} {settings}"),
+        _ => settings,
     };
     pg.options(&options);
     if pg.get_application_name().is_none() {
