@@ -351,6 +351,8 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
         "maxStaleness",
         "schema",
         "listenUrl",
+        "leaseSize",
+        "leaseIdle",
     ];
     let mut c = Config::default();
     options(env, "config", v, KNOWN, |name, v| {
@@ -376,6 +378,8 @@ pub fn config_from_js(env: &Env, v: Option<Unknown>) -> Result<Config> {
             "maxStaleness" => c.max_staleness = seconds(env, name, v)?,
             "schema" => c.schema = string(env, name, v)?,
             "listenUrl" => c.listen_url = Some(string(env, name, v)?),
+            "leaseSize" => c.lease_size = Some(integer(env, name, v, 0.0, f64::from(u32::MAX))? as u32),
+            "leaseIdle" => c.lease_idle = seconds(env, name, v)?,
             _ => return Err(unhandled(name)),
         }
         Ok(())

@@ -265,6 +265,8 @@ const CONFIG_OPTIONS: &[&str] = &[
     "max_staleness",
     "schema",
     "listen_url",
+    "lease_size",
+    "lease_idle",
 ];
 
 /// The store configuration from keyword arguments.
@@ -295,6 +297,8 @@ pub fn config_from_py(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Config> {
             "max_staleness" => c.max_staleness = duration_from_py(name, v)?,
             "schema" => c.schema = string(name, v)?,
             "listen_url" => c.listen_url = Some(string(name, v)?),
+            "lease_size" => c.lease_size = Some(int_in(name, v, 0, u32::MAX.into())?),
+            "lease_idle" => c.lease_idle = duration_from_py(name, v)?,
             _ => return Ok(false),
         }
         Ok(true)

@@ -135,6 +135,7 @@ pub fn core_config(config: Option<Config>) -> Result<keyhouse::Config> {
         ("connect_timeout", config.connect_timeout, &mut c.connect_timeout),
         ("statement_timeout", config.statement_timeout, &mut c.statement_timeout),
         ("max_staleness", config.max_staleness, &mut c.max_staleness),
+        ("lease_idle", config.lease_idle, &mut c.lease_idle),
     ] {
         if let Some(d) = opt_duration(name, value)? {
             *field = d;
@@ -144,6 +145,7 @@ pub fn core_config(config: Option<Config>) -> Result<keyhouse::Config> {
         c.schema = schema;
     }
     c.listen_url = config.listen_url;
+    c.lease_size = config.lease_size.map(|n| int("lease_size", n)).transpose()?;
     Ok(c)
 }
 

@@ -396,6 +396,15 @@ pub struct Config {
     /// PostgreSQL: where the change listener connects, if not the store's URL.
     #[uniffi(default)]
     pub listen_url: Option<String>,
+    /// Leased mode: a consuming verify that writes also reserves credits
+    /// and rate-limit slots for up to this many verifies, admitted from
+    /// memory (never beyond the limits). Unset: exact mode.
+    #[uniffi(default)]
+    pub lease_size: Option<i64>,
+    /// Leased mode: how long an unused lease is kept before it goes back
+    /// to the store; 1 s when unset.
+    #[uniffi(default)]
+    pub lease_idle: Option<TimeSpan>,
 }
 
 impl From<keyhouse::Refill> for Refill {

@@ -64,6 +64,17 @@ pub struct Config {
     /// from the store's URL (LISTEN needs a direct or session-pooled
     /// connection: PgBouncer in transaction mode drops it).
     pub listen_url: Option<String>,
+    /// Leased mode for keys with credits or a rate limit; `None` (the
+    /// default) is exact mode, where every consuming verify is one write.
+    /// With `Some(n)`, a verify that must write also reserves, in that same
+    /// write, enough credits and rate-limit slots for up to `n` verifies in
+    /// all; this store then admits those from memory. Never admits more than
+    /// the limits allow; other processes may be refused early, by at most
+    /// what the leases hold. See the README's "Leased limits". 1–100,000.
+    pub lease_size: Option<u32>,
+    /// Leased mode: a lease unused this long goes back to the store, as
+    /// unused leases do on `flush` and `close`. Default 1 s.
+    pub lease_idle: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -88,6 +99,8 @@ impl std::fmt::Debug for Config {
             .field("schema", &self.schema)
             // A URL may hold a password.
             .field("listen_url", &self.listen_url.as_deref().map(crate::util::redact_url))
+            .field("lease_size", &self.lease_size)
+            .field("lease_idle", &self.lease_idle)
             .finish()
     }
 }
@@ -113,6 +126,8 @@ impl Default for Config {
             max_staleness: Duration::from_secs(1),
             schema: "keyhouse".to_owned(),
             listen_url: None,
+            lease_size: None,
+            lease_idle: Duration::from_secs(1),
         }
     }
 }
@@ -148,6 +163,12 @@ impl Config {
             return Err(Error::invalid("max_staleness must be 20 ms to 1 hour"));
         }
         validate_schema(&self.schema)?;
+        if self.lease_size.is_some_and(|n| !(1..=MAX_LEASE_SIZE).contains(&n)) {
+            return Err(Error::invalid(format!("lease_size must be 1-{MAX_LEASE_SIZE}")));
+        }
+        if self.lease_idle < MIN_LEASE_IDLE || self.lease_idle > MAX_TIMEOUT {
+            return Err(Error::invalid("lease_idle must be 10 ms to 1 hour"));
+        }
         let mut ids: Vec<&str> = self.peppers().map(Pepper::id).collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {
@@ -166,6 +187,11 @@ impl Config {
 const MAX_POOL_SIZE: u32 = 1000;
 /// The longest timeout or staleness bound accepted.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The most verifies one lease may cover.
+const MAX_LEASE_SIZE: u32 = 100_000;
+/// The shortest idle time before a lease is returned: the returning thread
+/// wakes twice per idle time.
+const MIN_LEASE_IDLE: Duration = Duration::from_millis(10);
 /// The shortest staleness bound: the listener polls four times per bound.
 const MIN_STALENESS: Duration = Duration::from_millis(20);
 

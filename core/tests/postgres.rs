@@ -234,6 +234,25 @@ fn a_plain_verify_writes_nothing_and_usage_does_not_invalidate() {
 }
 
 #[test]
+fn a_schema_at_version_1_is_migrated_and_keeps_its_keys() {
+    let schema = PgSchema::new("migrate1");
+    let kh = Keyhouse::open(pg_url(), config(&schema)).unwrap();
+    let made = kh.create(CreateOptions { remaining: Some(3), ..Default::default() }).unwrap();
+    kh.close().unwrap();
+    let mut psql = PgSchema::client();
+    // Version 1 had no limit_epoch.
+    psql.batch_execute(&format!(
+        "ALTER TABLE \"{s}\".key_state DROP COLUMN limit_epoch; UPDATE \"{s}\".meta SET version = 1",
+        s = schema.0
+    ))
+    .unwrap();
+    let kh = Keyhouse::open(pg_url(), config(&schema)).unwrap();
+    assert_eq!(kh.verify(&made.key, &[], 1).unwrap().key.unwrap().remaining, Some(2));
+    let v: i32 = psql.query_one(&format!("SELECT version FROM \"{}\".meta", schema.0), &[]).unwrap().get(0);
+    assert_eq!(v, 2);
+}
+
+#[test]
 fn many_stores_opening_a_new_schema_at_once_migrate_it_once() {
     let schema = PgSchema::new("migrate");
     let url = pg_url();
@@ -248,7 +267,7 @@ fn many_stores_opening_a_new_schema_at_once_migrate_it_once() {
     }
     let mut psql = PgSchema::client();
     let v: i32 = psql.query_one(&format!("SELECT version FROM \"{}\".meta", schema.0), &[]).unwrap().get(0);
-    assert_eq!(v, 1);
+    assert_eq!(v, 2, "the latest schema version");
     psql.execute(&format!("UPDATE \"{}\".meta SET version = 99", schema.0), &[]).unwrap();
     let err = Keyhouse::open(url, config(&schema)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::SchemaTooNew, "{err}");

@@ -79,6 +79,19 @@ fn scenario_vectors_on_a_file() {
     run_scenarios(Some(dir.path()));
 }
 
+/// Leased mode answers one process exactly as exact mode does: the same
+/// vectors pass with every store leasing.
+#[test]
+fn scenario_vectors_in_leased_mode() {
+    let dir = TempDir::new("vectors-leased");
+    let doc = read_vectors("scenarios.json");
+    let start = doc["start"].as_i64().unwrap();
+    for (i, s) in doc["scenarios"].as_array().unwrap().iter().enumerate() {
+        let config = Config { lease_size: Some(8), ..config(&s["config"]) };
+        Runner::new(s, start, &dir.path().join(format!("scenario-{i}.db")), config).run(s);
+    }
+}
+
 #[test]
 fn scenario_vectors_on_postgres() {
     let doc = read_vectors("scenarios.json");

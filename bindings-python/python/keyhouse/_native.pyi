@@ -176,6 +176,8 @@ class Keyhouse:
         max_staleness: Seconds = ...,
         schema: str = ...,
         listen_url: Optional[str] = ...,
+        lease_size: Optional[int] = ...,
+        lease_idle: Seconds = ...,
     ) -> None: ...
     def create(
         self,

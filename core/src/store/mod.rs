@@ -4,6 +4,7 @@ pub(crate) mod backend;
 pub(crate) mod checks;
 mod clock;
 mod copy;
+mod lease;
 pub(crate) mod postgres;
 mod roll;
 pub(crate) mod row;
@@ -13,6 +14,7 @@ pub(crate) mod verifying;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -31,6 +33,7 @@ use checks::{
     validate_metadata,
 };
 pub use copy::CopyReport;
+use lease::LeaseBook;
 use row::KeyRow;
 use sqlite::{Sqlite, MEMORY_PATH};
 use usage::UsageBuffer;
@@ -47,11 +50,14 @@ const MAX_LIST_LIMIT: u32 = 1000;
 /// rows from memory while nothing has committed since they were read (see
 /// `sqlite::cache`).
 pub struct Keyhouse {
-    db: Box<dyn Backend>,
+    // Shared with the thread that gives back idle leases, which holds it weakly.
+    db: Arc<dyn Backend>,
     config: Config,
     peppers: Vec<Pepper>,
     seams: Seams,
     usage: UsageBuffer,
+    /// The leases this store holds, in leased mode (`Config::lease_size`).
+    leases: Option<Arc<LeaseBook>>,
 }
 
 impl std::fmt::Debug for Keyhouse {
@@ -79,15 +85,16 @@ impl Keyhouse {
     #[doc(hidden)]
     pub fn open_with_seams(path: &Path, config: Config, seams: Seams) -> Result<Self> {
         config.validate()?;
-        let db: Box<dyn Backend> = match path.to_str() {
-            Some(url) if postgres::is_postgres_url(url) => Box::new(postgres::Postgres::open(url, &config)?),
-            Some(p) if p.starts_with("sqlite:") => Box::new(Sqlite::open(Path::new(&p["sqlite:".len()..]), &config)?),
-            _ => Box::new(Sqlite::open(path, &config)?),
+        let db: Arc<dyn Backend> = match path.to_str() {
+            Some(url) if postgres::is_postgres_url(url) => Arc::new(postgres::Postgres::open(url, &config)?),
+            Some(p) if p.starts_with("sqlite:") => Arc::new(Sqlite::open(Path::new(&p["sqlite:".len()..]), &config)?),
+            _ => Arc::new(Sqlite::open(path, &config)?),
         };
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let usage = UsageBuffer::new(now, duration_millis(config.usage_flush_interval));
-        Ok(Keyhouse { db, config, peppers, seams, usage })
+        let leases = config.lease_size.map(|n| Arc::new(LeaseBook::new(n, config.lease_idle)));
+        Ok(Keyhouse { db, config, peppers, seams, usage, leases })
     }
 
     /// The configuration this store was opened with.
@@ -195,50 +202,60 @@ impl Keyhouse {
             self.check_expiry_bound(expires_at, now)?;
         }
         let changes_limits = options.remaining.is_some() || options.refill.is_some() || options.rate_limit.is_some();
-        let row = self.db.write(|tx| {
-            let mut row = tx.load_existing(id)?;
-            if let (true, Some(next)) = (changes_limits, &row.limit_source) {
-                return Err(Error::invalid(format!(
-                    "key {id} was rolled and spends the limits of {next}; change those on {next}"
-                )));
-            }
-            apply_refill(&mut row.info, now);
-            let info = &mut row.info;
-            if let Some(name) = options.name {
-                info.name = name;
-            }
-            if let Some(enabled) = options.enabled {
-                info.enabled = enabled;
-            }
-            if let Some(p) = options.permissions {
-                info.permissions = dedup(p);
-            }
-            if let Some(m) = options.metadata {
-                info.metadata = m;
-            }
-            if let Some(e) = options.expires_at {
-                info.expires_at = e;
-            }
-            if let Some(r) = options.remaining {
-                info.remaining = r;
-            }
-            if let Some(refill) = options.refill {
-                info.refill = refill;
-                info.last_refill_at = refill.map(|_| now);
-                if let (Some(r), None) = (refill, info.remaining) {
-                    info.remaining = Some(r.amount);
+        let row = self.with_own_leases(id, |mine| {
+            self.db.write(|tx| {
+                let mut row = tx.load_existing(id)?;
+                for lease in mine {
+                    lease.give_back(&mut row, now);
                 }
-            }
-            if info.refill.is_some() && info.remaining.is_none() {
-                return Err(Error::invalid("a key with a refill needs credits: clear the refill first"));
-            }
-            if let Some(rl) = options.rate_limit {
-                info.rate_limit = rl;
-                row.rate_tat = None;
-            }
-            row.info.updated_at = now;
-            tx.update(&row)?;
-            Ok(row)
+                if let (true, Some(next)) = (changes_limits, &row.limit_source) {
+                    return Err(Error::invalid(format!(
+                        "key {id} was rolled and spends the limits of {next}; change those on {next}"
+                    )));
+                }
+                apply_refill(&mut row.info, now);
+                let info = &mut row.info;
+                if let Some(name) = options.name {
+                    info.name = name;
+                }
+                if let Some(enabled) = options.enabled {
+                    info.enabled = enabled;
+                }
+                if let Some(p) = options.permissions {
+                    info.permissions = dedup(p);
+                }
+                if let Some(m) = options.metadata {
+                    info.metadata = m;
+                }
+                if let Some(e) = options.expires_at {
+                    info.expires_at = e;
+                }
+                if let Some(r) = options.remaining {
+                    info.remaining = r;
+                }
+                if let Some(refill) = options.refill {
+                    info.refill = refill;
+                    info.last_refill_at = refill.map(|_| now);
+                    if let (Some(r), None) = (refill, info.remaining) {
+                        info.remaining = Some(r.amount);
+                    }
+                }
+                if info.refill.is_some() && info.remaining.is_none() {
+                    return Err(Error::invalid("a key with a refill needs credits: clear the refill first"));
+                }
+                if let Some(rl) = options.rate_limit {
+                    info.rate_limit = rl;
+                    row.rate_tat = None;
+                }
+                if changes_limits {
+                    // Credits set by hand replace the balance: leases taken from
+                    // the old one must not be spent beside it, nor added to it.
+                    row.limit_epoch += 1;
+                }
+                row.info.updated_at = now;
+                tx.update(&row)?;
+                Ok(row)
+            })
         })?;
         Ok(self.present(row, now))
     }
@@ -267,6 +284,9 @@ impl Keyhouse {
             return Err(Error::NotFound(id.to_owned()));
         }
         self.usage.forget(id);
+        if let Some(book) = &self.leases {
+            book.take_key(id);
+        }
         self.db.forget(id);
         Ok(())
     }
@@ -277,15 +297,37 @@ impl Keyhouse {
         self.db.write(|tx| tx.purge_expired(now))
     }
 
-    /// Writes pending usage counts now.
+    /// Writes pending usage counts now, and in leased mode gives back what
+    /// this store's leases hold unused.
     pub fn flush(&self) -> Result<()> {
+        self.return_leases()?;
         self.db.flush(&self.usage)
     }
 
-    /// Flushes pending usage and closes the database. Later calls fail with
-    /// CLOSED. If the flush fails, the store stays open and the error is returned.
+    /// Gives back unused leases, flushes pending usage and closes the
+    /// database. Later calls fail with CLOSED. If a write fails, the store
+    /// stays open and the error is returned.
     pub fn close(&self) -> Result<()> {
-        self.db.close(&self.usage)
+        self.return_leases()?;
+        self.db.close(&self.usage)?;
+        if let Some(book) = &self.leases {
+            book.close();
+        }
+        Ok(())
+    }
+
+    /// Gives every lease back to the store; on failure they stay held.
+    fn return_leases(&self) -> Result<()> {
+        let Some(book) = &self.leases else { return Ok(()) };
+        let now = self.now();
+        let held = book.drain(now, true);
+        match lease::give_back(&*self.db, &held, now) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                book.restore(held);
+                Err(e)
+            }
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -341,7 +383,15 @@ impl Keyhouse {
         };
         Ok((
             generated.key,
-            KeyRow { info, hash: generated.hash, rate_tat: None, limit_source: None, seq: 0, version: 0 },
+            KeyRow {
+                info,
+                hash: generated.hash,
+                rate_tat: None,
+                limit_source: None,
+                seq: 0,
+                version: 0,
+                limit_epoch: 0,
+            },
         ))
     }
 
@@ -386,11 +436,42 @@ impl Keyhouse {
         }
     }
 
-    /// A stored row as callers see it: refills due and pending usage applied.
+    /// A stored row as callers see it: refills due, pending usage and the
+    /// credits this store holds leased applied.
     fn present(&self, mut row: KeyRow, now: Timestamp) -> KeyInfo {
         apply_refill(&mut row.info, now);
         self.usage.overlay(&mut row.info);
+        if let (Some(book), Some(r)) = (&self.leases, row.info.remaining) {
+            // A key in its grace period shows its replacement's balance.
+            let held = match &row.limit_source {
+                Some(source) => book.unspent(source, None, now),
+                None => book.unspent(&row.info.id, Some(row.limit_epoch), now),
+            };
+            row.info.remaining = Some(r.saturating_add(held));
+        }
         row.info
+    }
+
+    /// Runs `f`, a write that changes key `id`, after taking this store's
+    /// leases on the key out of the book: `f` gives them back into the row
+    /// it writes (a roll then carries their credits to the new key). If `f`
+    /// fails, they stay held.
+    fn with_own_leases<T>(&self, id: &str, f: impl FnOnce(&[lease::Lease]) -> Result<T>) -> Result<T> {
+        let Some(book) = &self.leases else { return f(&[]) };
+        let mine = book.take_key(id);
+        let result = f(&mine);
+        if result.is_err() {
+            self.hold(book, id, mine);
+        }
+        result
+    }
+
+    /// Adds leases on `id` to the book, and starts the thread that gives
+    /// back idle ones if none runs.
+    fn hold(&self, book: &Arc<LeaseBook>, id: &str, leases: impl IntoIterator<Item = lease::Lease>) {
+        if book.put(id, leases) {
+            lease::start_returner(book, &self.db, self.seams.clock.clone());
+        }
     }
 }
 
@@ -398,6 +479,9 @@ impl Drop for Keyhouse {
     fn drop(&mut self) {
         // Best effort; `close` reports errors for callers who care.
         let _ = self.flush();
+        if let Some(book) = &self.leases {
+            book.close();
+        }
     }
 }
 

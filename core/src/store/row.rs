@@ -24,6 +24,9 @@ pub(crate) struct KeyRow {
     /// How often the key's settings have been rewritten, where the backend
     /// counts it (PostgreSQL, whose spends compare it; 0 on SQLite).
     pub version: i64,
+    /// How often the key's limits were set by `update` or `roll`: a lease
+    /// taken under another count is neither spent nor returned (see `lease`).
+    pub limit_epoch: i64,
 }
 
 impl KeyRow {
@@ -63,6 +66,7 @@ pub(crate) struct StoredKey<'a> {
     pub limit_source: Option<String>,
     pub seq: i64,
     pub version: i64,
+    pub limit_epoch: i64,
 }
 
 impl KeyRow {
@@ -136,6 +140,7 @@ impl KeyRow {
             limit_source: s.limit_source,
             seq: s.seq,
             version: s.version,
+            limit_epoch: s.limit_epoch,
         })
     }
 }

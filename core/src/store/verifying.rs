@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::backend::Tx;
+use super::lease::{Lease, LeaseBook, Renewal, Taken};
 use super::row::KeyRow;
 use super::Keyhouse;
 use crate::error::{Error, Result};
@@ -65,8 +66,9 @@ impl Keyhouse {
             }
         };
         let Some(mut lookup_found) = lookup(&|row| {
-            // Only a key that would go on to spend needs no fresh read here.
-            has_limits(row) && status_outcome(&row.info, now, required_permissions).is_none()
+            // Only a key that would go on to spend in a write transaction
+            // needs no fresh read here.
+            self.spends_in_store(row) && status_outcome(&row.info, now, required_permissions).is_none()
         })?
         else {
             return Ok(None);
@@ -98,7 +100,9 @@ impl Keyhouse {
         };
         let fresh = lookup_found.fresh;
         let Some(shared) = lookup_found.found else { return Err(Error::Store("a proved key has no row".into())) };
-        if has_limits(&shared) && !(fresh && status_outcome(&shared.info, now, required_permissions).is_some()) {
+        if self.spends_in_store(&shared)
+            && !(fresh && status_outcome(&shared.info, now, required_permissions).is_some())
+        {
             if !io {
                 return Ok(None);
             }
@@ -108,16 +112,78 @@ impl Keyhouse {
             // across threads and processes. The row above, fresh or not,
             // only proved the secret and chose this path.
             let spend = Spend { key, prefix: parts.prefix, proved: &shared, new_hash, required_permissions, cost, now };
+            if let (Some(book), Some(source)) = (&self.leases, &shared.limit_source) {
+                // Leased mode, in a roll's grace period: spend exactly, on
+                // the new key's balance with this store's leases on it given back.
+                return self.renew(book, source, spend).map(Some);
+            }
             return self.db.spend(self, spend).map(Some);
         }
-        let row = Arc::unwrap_or_clone(shared);
+        let mut row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(Some(self.refused(row, outcome, now)));
         }
         if !io && (new_hash.is_some() || self.usage.is_due(now)) {
             return Ok(None);
         }
-        self.admit(row, new_hash.as_deref(), now, io).map(Some)
+        let mut rate_limit = None;
+        if let (Some(book), true) = (&self.leases, has_limits(&row)) {
+            // Leased mode, on a row just read or known to be current: the
+            // status checks above saw every revoke and update.
+            match book.take(&row, now, cost) {
+                Taken::Admitted { rate_limit: state, remaining, last_refill_at } => {
+                    rate_limit = state;
+                    if remaining.is_some() {
+                        row.info.remaining = remaining;
+                        row.info.last_refill_at = last_refill_at;
+                    }
+                }
+                Taken::Refused { outcome, retry_after, rate_limit } => {
+                    let mut result = self.refused(row, outcome, now);
+                    result.retry_after = retry_after;
+                    result.rate_limit = rate_limit;
+                    return Ok(Some(result));
+                }
+                Taken::Renew if !io => return Ok(None),
+                Taken::Renew => {
+                    let id = row.info.id.clone();
+                    let spend =
+                        Spend { key, prefix: parts.prefix, proved: &row, new_hash, required_permissions, cost, now };
+                    return self.renew(book, &id, spend).map(Some);
+                }
+            }
+        }
+        let mut result = self.admit(row, new_hash.as_deref(), now, io)?;
+        result.rate_limit = rate_limit;
+        Ok(Some(result))
+    }
+
+    /// Whether a verify of this key decides in a write on the store: a key
+    /// with limits in exact mode, and in leased mode one whose limits live
+    /// on another key (a roll's grace period).
+    fn spends_in_store(&self, row: &KeyRow) -> bool {
+        has_limits(row) && (self.leases.is_none() || row.limit_source.is_some())
+    }
+
+    /// The write of a leased verify that its leases could not serve: gives
+    /// back what this store holds on `holder` (the key whose limits are
+    /// spent), decides the request exactly, and takes a new lease, all in
+    /// one transaction.
+    fn renew(&self, book: &Arc<LeaseBook>, holder: &str, spend: Spend<'_>) -> Result<VerifyResult> {
+        let id = holder.to_owned();
+        let returning = book.take_key(&id);
+        let mut renewal = Renewal { returning, size: book.size, granted: None };
+        match self.db.write(|tx| self.consume_in(tx, spend, Some(&mut renewal))) {
+            Ok(result) => {
+                self.hold(book, &id, renewal.granted);
+                Ok(result)
+            }
+            Err(e) => {
+                // Rolled back: what was to be given back is still held.
+                self.hold(book, &id, renewal.returning);
+                Err(e)
+            }
+        }
     }
 
     /// VALID for a key whose limits, if any, are settled: stores the new
@@ -166,7 +232,16 @@ impl Keyhouse {
 
     /// The write-transaction half of verify, for keys with limits, on a
     /// backend whose write transactions lock what they read.
-    pub(crate) fn consume_in(&self, tx: &mut dyn Tx, spend: Spend<'_>) -> Result<VerifyResult> {
+    ///
+    /// With a `renewal` (leased mode), first gives back its leases, then,
+    /// if the request is admitted, reserves a new lease from what is left;
+    /// if refused, remembers the refusal in an empty lease.
+    pub(crate) fn consume_in(
+        &self,
+        tx: &mut dyn Tx,
+        spend: Spend<'_>,
+        renewal: Option<&mut Renewal>,
+    ) -> Result<VerifyResult> {
         let Spend { key, prefix, proved, mut new_hash, required_permissions, cost, now } = spend;
         let id = proved.info.id.as_str();
         // Deleted since the secret was checked.
@@ -199,9 +274,18 @@ impl Keyhouse {
             None => None,
         };
         let holder = source.as_mut().unwrap_or(&mut row);
+        let mut gave_back = false;
+        if let Some(r) = &renewal {
+            for lease in &r.returning {
+                gave_back |= lease.give_back(holder, now);
+            }
+        }
         let decision = consume(holder, now, cost);
+        // A key in its grace period spends exactly: no lease is taken on
+        // another key's limits.
+        let renewal = renewal.filter(|_| source.is_none());
         if let Some(src) = &source {
-            if matches!(decision, Limits::Admitted { .. }) {
+            if gave_back || matches!(decision, Limits::Admitted { .. }) {
                 tx.save_state(src)?;
             }
             // Callers see the balance the key actually spends.
@@ -209,6 +293,12 @@ impl Keyhouse {
         }
         match decision {
             Limits::Admitted { rate_limit } => {
+                // The caller sees the balance before any lease is taken out
+                // of it: what is leased is this store's to admit.
+                let shown = row.info.remaining;
+                if let Some(r) = renewal {
+                    r.granted = Some(Lease::reserve(&mut row, now, cost, r.size));
+                }
                 if let Some(hash) = &new_hash {
                     tx.rehash(id, hash)?;
                     // The cached copy holds the old hash; read the new one next time.
@@ -220,10 +310,17 @@ impl Keyhouse {
                 } else {
                     tx.save_state(&row)?;
                 }
+                row.info.remaining = shown;
                 self.usage.overlay(&mut row.info);
                 Ok(VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
             }
             Limits::Refused { outcome, retry_after, rate_limit } => {
+                if let Some(r) = renewal {
+                    if gave_back {
+                        tx.save_state(&row)?;
+                    }
+                    r.granted = Some(Lease::refusal(&row, now));
+                }
                 self.usage.overlay(&mut row.info);
                 Ok(VerifyResult { outcome, key: Some(row.info), malformed_reason: None, retry_after, rate_limit })
             }
@@ -248,8 +345,9 @@ impl Keyhouse {
     fn flush_if_due(&self, now: Timestamp) {
         if self.usage.due(now) {
             // Best effort: a busy database must not fail a verify. Unwritten
-            // counts stay pending and go out with the next flush.
-            let _ = self.flush();
+            // counts stay pending and go out with the next flush. Leases
+            // stay: they go back when idle.
+            let _ = self.db.flush(&self.usage);
         }
     }
 }

@@ -68,7 +68,8 @@ impl Sql {
         let key_columns = "prefix = $2, hash = $3, owner_id = $4, name = $5, permissions = $6, metadata = $7, \
             enabled = $8, created_at = $9, updated_at = $10, expires_at = $11, revoked_at = $12, \
             refill_amount = $13, refill_interval_ms = $14, rate_limit = $15, rate_window_ms = $16, limit_source = $17";
-        let state_columns = "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6";
+        let state_columns =
+            "usage_count = $2, last_used_at = $3, remaining = $4, last_refill_at = $5, rate_tat = $6, limit_epoch = $7";
         Sql {
             load: format!("{select} LEFT JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1"),
             load_for_update: format!("{select} JOIN {s}.key_state s ON s.seq = k.seq WHERE k.id = $1 FOR UPDATE"),

@@ -17,14 +17,15 @@ use crate::Timestamp;
 pub(super) const SELECT_KEYS: &str = "SELECT k.id, k.prefix, k.hash, k.owner_id, k.name, k.permissions, k.metadata, \
     k.enabled, k.created_at, k.updated_at, k.expires_at, k.revoked_at, s.last_used_at, s.usage_count, s.remaining, \
     k.refill_amount, k.refill_interval_ms, s.last_refill_at, k.rate_limit, k.rate_window_ms, s.rate_tat, \
-    k.limit_source, k.seq, s.version FROM {s}.keys k";
+    k.limit_source, k.seq, s.version, s.limit_epoch FROM {s}.keys k";
 
 /// Reads a key; a row whose state row is missing (deleted by hand) is a STORE_ERROR.
 pub(super) fn from_row(r: &Row) -> Result<KeyRow> {
     let get = |i: usize| -> Result<Option<i64>> { r.try_get(i).map_err(pg_error) };
     let usage_count: Option<i64> = get(13)?;
     let version: Option<i64> = get(23)?;
-    let (Some(usage_count), Some(version)) = (usage_count, version) else {
+    let limit_epoch: Option<i64> = get(24)?;
+    let (Some(usage_count), Some(version), Some(limit_epoch)) = (usage_count, version, limit_epoch) else {
         return Err(crate::Error::Store("a key has no state row: the row was not written by Keyhouse".into()));
     };
     let text = |i: usize| -> Result<String> { r.try_get(i).map_err(pg_error) };
@@ -56,6 +57,7 @@ pub(super) fn from_row(r: &Row) -> Result<KeyRow> {
         limit_source: opt_text(21)?,
         seq: r.try_get(22).map_err(pg_error)?,
         version,
+        limit_epoch,
     })
 }
 
@@ -96,6 +98,7 @@ impl<C: GenericClient> PgTx<'_, C> {
                 (&i.remaining, Type::INT8),
                 (&last_refill, Type::INT8),
                 (&row.rate_tat, Type::INT8),
+                (&row.limit_epoch, Type::INT8),
             ],
         )?;
         Ok(())

@@ -116,6 +116,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER keys_truncated AFTER TRUNCATE ON {s}.keys
         FOR EACH STATEMENT EXECUTE FUNCTION {s}.note_truncate();
     "#,
+    // Version 2: SQLite's schema 4. Counts the times a key's limits were
+    // set, so that a lease taken before is neither spent nor returned (see
+    // `lease`). A constant default rewrites no rows.
+    "ALTER TABLE {s}.key_state ADD COLUMN limit_epoch bigint NOT NULL DEFAULT 0;",
 ];
 
 /// The PostgreSQL schema version this library writes.

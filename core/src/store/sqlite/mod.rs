@@ -133,7 +133,7 @@ impl Backend for Sqlite {
     /// SQLite has one writer at a time: the spend is decided inside a write
     /// transaction, on the state it reads there.
     fn spend(&self, kh: &Keyhouse, spend: Spend<'_>) -> Result<VerifyResult> {
-        (self as &dyn Backend).write(|tx| kh.consume_in(tx, spend))
+        (self as &dyn Backend).write(|tx| kh.consume_in(tx, spend, None))
     }
 
     #[cfg(test)]

@@ -22,7 +22,7 @@ macro_rules! select_keys {
         "SELECT k.id, k.prefix, k.hash, k.owner_id, k.name, k.permissions, k.metadata, k.enabled, \
          k.created_at, k.updated_at, k.expires_at, k.revoked_at, s.last_used_at, s.usage_count, s.remaining, \
          k.refill_amount, k.refill_interval_ms, s.last_refill_at, k.rate_limit, k.rate_window_ms, s.rate_tat, \
-         k.limit_source, k.seq \
+         k.limit_source, k.seq, s.limit_epoch \
          FROM keys k LEFT JOIN key_state s ON s.seq = k.seq"
     };
 }
@@ -57,6 +57,8 @@ impl KeyRow {
             limit_source: r.get(21)?,
             seq: r.get(22)?,
             version: 0,
+            // NULL only without a state row, which `from_stored` refuses.
+            limit_epoch: r.get::<_, Option<i64>>(23)?.unwrap_or(0),
         };
         KeyRow::from_stored(stored).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.to_string().into())
@@ -116,11 +118,11 @@ impl KeyRow {
         let sql = if insert {
             // OR REPLACE: a state row left behind by a delete that skipped the
             // trigger (another tool's REPLACE) must not block every later create.
-            "INSERT OR REPLACE INTO key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            "INSERT OR REPLACE INTO key_state (seq, usage_count, last_used_at, remaining, last_refill_at, rate_tat, \
+             limit_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         } else {
             "UPDATE key_state SET usage_count = ?2, last_used_at = ?3, remaining = ?4, last_refill_at = ?5, \
-             rate_tat = ?6 WHERE seq = ?1"
+             rate_tat = ?6, limit_epoch = ?7 WHERE seq = ?1"
         };
         conn.prepare_cached(sql)?.execute(params![
             seq,
@@ -129,6 +131,7 @@ impl KeyRow {
             i.remaining,
             i.last_refill_at.map(Timestamp::as_millis),
             self.rate_tat,
+            self.limit_epoch,
         ])?;
         Ok(())
     }

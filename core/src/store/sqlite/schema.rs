@@ -64,6 +64,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER keys_delete_state AFTER DELETE ON keys BEGIN
         DELETE FROM key_state WHERE seq = old.seq;
     END;",
+    // Version 4. Counts the times a key's limits were set (credits, refill,
+    // rate limit, or a roll): a lease taken before is neither spent nor
+    // returned after (see `lease`). Adding a column with a constant default
+    // rewrites nothing.
+    "ALTER TABLE key_state ADD COLUMN limit_epoch INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this library writes.
