@@ -147,6 +147,24 @@ test('owner key limit, config defaults, peppers', () => {
   assert.equal(store.verifySync(c.key, ['r']).outcome, 'VALID')
 })
 
+test('leaseSize leases credits and gives them back on close', async (t) => {
+  const db = tempDb(t)
+  const admin = kh.Keyhouse.open(db)
+  const c = admin.createSync({ remaining: 100 })
+  const leased = kh.Keyhouse.open(db, { leaseSize: 10, leaseIdle: 30 })
+  assert.equal(leased.verifySync(c.key).key.remaining, 99)
+  // Nine more are leased out of the store, and spent from memory.
+  assert.equal(admin.getSync(c.info.id).remaining, 90)
+  for (let n = 98; n >= 90; n--) assert.equal((await leased.verify(c.key)).key.remaining, n)
+  assert.equal(leased.verifySync(c.key).key.remaining, 89)
+  await leased.close()
+  assert.equal(admin.getSync(c.info.id).remaining, 89)
+  admin.closeSync()
+  for (const bad of [{ leaseSize: 0 }, { leaseSize: 100001 }, { leaseIdle: 0.001 }]) {
+    assert.throws(() => kh.Keyhouse.open(':memory:', bad), { code: 'INVALID_ARGUMENT' })
+  }
+})
+
 test('close flushes; later calls fail with CLOSED', async (t) => {
   const path = tempDb(t)
   const store = kh.Keyhouse.open(path, { usageFlushInterval: 3600 })

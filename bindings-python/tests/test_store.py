@@ -170,3 +170,19 @@ def test_schema_too_new(db_path):
         raw.execute(f"PRAGMA user_version = {keyhouse.SCHEMA_VERSION + 1}")
     with pytest.raises(keyhouse.SchemaTooNewError):
         keyhouse.Keyhouse(db_path)
+
+
+def test_lease_size_leases_credits_and_gives_them_back_on_close(db_path):
+    with keyhouse.Keyhouse(db_path) as admin:
+        c = admin.create(remaining=100)
+        leased = keyhouse.Keyhouse(db_path, lease_size=10, lease_idle=30)
+        assert leased.verify(c.key).key.remaining == 99
+        # Nine more are leased out of the store, and spent from memory.
+        assert admin.get(c.info.id).remaining == 90
+        assert [leased.verify(c.key).key.remaining for _ in range(9)] == list(range(98, 89, -1))
+        assert leased.verify(c.key).key.remaining == 89
+        leased.close()
+        assert admin.get(c.info.id).remaining == 89
+    for bad in [{"lease_size": 0}, {"lease_size": 100_001}, {"lease_idle": 0.001}]:
+        with pytest.raises(keyhouse.InvalidArgumentError):
+            keyhouse.Keyhouse(":memory:", **bad)

@@ -335,3 +335,58 @@ fn bad_lease_settings_are_refused() {
         assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
     }
 }
+
+#[test]
+fn threads_of_one_store_hold_one_lease_between_them() {
+    let db = Db::sqlite();
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let admin = db.open(&clock, None);
+    let (key, id) = create(&admin, CreateOptions { remaining: Some(100_000), ..Default::default() });
+    let kh = Arc::new(db.open(&clock, Some(10)));
+    // Eight threads verify at once, with no lease held yet.
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (kh, key, barrier) = (kh.clone(), key.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                kh.verify(&key, &[], 1).unwrap().outcome
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Outcome::Valid);
+    }
+    // While one thread renews, the others spend exactly: at most one lease (9 credits) is out.
+    let out = 100_000 - 8 - admin.get(&id).unwrap().remaining.unwrap();
+    assert!((0..=9).contains(&out), "{out} credits held leased");
+}
+
+#[test]
+fn a_lease_takes_no_rate_limit_slots_its_credits_cannot_pay_for() {
+    let db = Db::sqlite();
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let admin = db.open(&clock, None);
+    let rl = RateLimit { limit: 10, window: Duration::from_secs(1) };
+    let (key, _) = create(&admin, CreateOptions { remaining: Some(1), rate_limit: Some(rl), ..Default::default() });
+    let leased = db.open(&clock, Some(8));
+    assert_eq!(leased.verify(&key, &[], 1).unwrap().outcome, Outcome::Valid);
+    let r = admin.verify(&key, &[], 1).unwrap();
+    assert_eq!((r.outcome, r.rate_limit.unwrap().remaining), (Outcome::UsageExceeded, 9));
+}
+
+#[test]
+fn a_lease_on_a_disabled_key_admits_nothing_and_goes_back_on_close() {
+    let db = Db::sqlite();
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let admin = db.open(&clock, None);
+    let (key, id) = create(&admin, CreateOptions { remaining: Some(50), ..Default::default() });
+    let leased = db.open(&clock, Some(20));
+    assert_eq!(leased.verify(&key, &[], 1).unwrap().outcome, Outcome::Valid);
+    admin.update(&id, UpdateOptions { enabled: Some(false), ..Default::default() }).unwrap();
+    assert_eq!(leased.verify(&key, &[], 1).unwrap().outcome, Outcome::Disabled);
+    admin.revoke(&id).unwrap();
+    assert_eq!(leased.verify(&key, &[], 1).unwrap().outcome, Outcome::Revoked);
+    leased.close().unwrap();
+    assert_eq!(admin.get(&id).unwrap().remaining, Some(49), "a status change keeps the credits");
+}

@@ -53,8 +53,10 @@ def cli(schema, *args, check=True):
     return r
 
 
-def start(lang, mode, schema, keys, deadline, log=None, reopen=0):
+def start(lang, mode, schema, keys, deadline, log=None, reopen=0, lease=None):
     env = dict(os.environ, TORTURE_DEADLINE=str(deadline), TORTURE_REOPEN=str(reopen), TORTURE_SCHEMA=schema)
+    if lease:
+        env["TORTURE_LEASE"] = str(lease)
     if log:
         env["TORTURE_LOG"] = str(log)
     exe = [sys.executable, str(HERE / "worker.py")] if lang == "py" else [NODE, str(HERE / "worker.js")]

@@ -67,8 +67,10 @@ def assert_integrity(db):
     assert sql(db, "PRAGMA integrity_check;").strip() == "ok"
 
 
-def start(lang, mode, db, keys, deadline, log=None, reopen=0):
+def start(lang, mode, db, keys, deadline, log=None, reopen=0, lease=None):
     env = dict(os.environ, TORTURE_DEADLINE=str(deadline), TORTURE_REOPEN=str(reopen))
+    if lease:
+        env["TORTURE_LEASE"] = str(lease)
     if log:
         env["TORTURE_LOG"] = str(log)
     exe = [sys.executable, str(HERE / "worker.py")] if lang == "py" else [NODE, str(HERE / "worker.js")]

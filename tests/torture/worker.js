@@ -10,6 +10,7 @@ const deadline = Number(process.env.TORTURE_DEADLINE) * 1000
 const reopen = Number(process.env.TORTURE_REOPEN || 0)
 const log = process.env.TORTURE_LOG ? fs.openSync(process.env.TORTURE_LOG, 'a') : null
 const options = process.env.TORTURE_SCHEMA ? { schema: process.env.TORTURE_SCHEMA } : {}
+if (process.env.TORTURE_LEASE) options.leaseSize = Number(process.env.TORTURE_LEASE)
 const counts = {}
 const count = (k) => { counts[k] = (counts[k] || 0) + 1 }
 // Wall-clock nanoseconds, comparable with Python's time.time_ns().
@@ -36,6 +37,7 @@ if (mode === 'churn') {
     n += 1
     count(`${i}:${outcome}`)
     if (mode === 'spendlog' && outcome === 'VALID') fs.writeSync(log, 'V\n')
+    else if (mode === 'ratelog' && outcome === 'VALID') fs.writeSync(log, `${start} ${nowNs()}\n`)
     else if (mode === 'watch') fs.writeSync(log, `${start} ${i} ${outcome}\n`)
     if (reopen && n % reopen === 0) {
       kh.closeSync()

@@ -25,19 +25,23 @@
 //! go back, or is held by a process that dies, is lost: others may then be
 //! refused early, never admitted beyond the limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::backend::Backend;
+use super::backend::Tx;
 use super::row::KeyRow;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Outcome, RateLimitState};
 use crate::ratelimit::{self, Decision};
 use crate::seam::Clock;
 use crate::time::duration_millis;
 use crate::verify::apply_refill;
 use crate::{RateLimit, Timestamp};
+
+/// The longest a refusal is answered from memory before the store is asked again.
+const MAX_MEMO: Duration = Duration::from_millis(100);
 
 /// Credits and slots one process holds for one key.
 #[derive(Clone, Debug)]
@@ -104,7 +108,9 @@ impl Lease {
         if row.limit_epoch != self.epoch || !same_shape || self.lapsed_period(now) {
             return Taken::Renew;
         }
-        let fresh = now.as_millis() - self.taken_at.as_millis() < duration_millis(memo);
+        // A refusal is remembered briefly: another process may give credits
+        // or slots back meanwhile, and the store would then admit.
+        let fresh = now.as_millis() - self.taken_at.as_millis() < duration_millis(memo.min(MAX_MEMO));
         let mut slot = None;
         let mut out_of_slots = false;
         if let Some(s) = &self.slots {
@@ -209,6 +215,10 @@ impl Lease {
     /// `size - 1` more such requests, and moves it out of `row`.
     pub(crate) fn reserve(row: &mut KeyRow, now: Timestamp, cost: u32, size: u32) -> Lease {
         let mut more = i64::from(size.saturating_sub(1));
+        if let Some(stored) = row.info.remaining {
+            // No slots the credits cannot pay for.
+            more = more.min(stored.max(0) / i64::from(cost.max(1)));
+        }
         let slots = row.info.rate_limit.map(|rl| {
             let step = duration_millis(rl.window);
             let now_s = scaled_now(&rl, now);
@@ -266,6 +276,8 @@ pub(crate) struct LeaseBook {
 #[derive(Default)]
 struct Book {
     by_key: HashMap<String, Vec<Lease>>,
+    /// Keys a thread is renewing a lease on.
+    renewing: HashSet<String>,
     returner: bool,
     closed: bool,
 }
@@ -287,15 +299,32 @@ impl LeaseBook {
     pub(crate) fn take(&self, row: &KeyRow, now: Timestamp, cost: u32) -> Taken {
         let mut book = self.lock();
         let Some(leases) = book.by_key.get_mut(&row.info.id) else { return Taken::Renew };
-        let mut refused = None;
-        for lease in leases.iter_mut() {
+        let newest = leases.len().saturating_sub(1);
+        let mut answer = Taken::Renew;
+        for (i, lease) in leases.iter_mut().enumerate() {
             match lease.take(row, now, cost, self.idle) {
                 admitted @ Taken::Admitted { .. } => return admitted,
-                r @ Taken::Refused { .. } => refused = Some(r),
-                Taken::Renew => {}
+                // Only the newest lease knows the latest state of the store.
+                refused @ Taken::Refused { .. } if i == newest => answer = refused,
+                _ => {}
             }
         }
-        refused.unwrap_or(Taken::Renew)
+        answer
+    }
+
+    /// Takes every lease on `id` out of the book for a renewal, unless
+    /// another thread is renewing the key (`None`: spend exactly instead).
+    pub(crate) fn start_renewal(&self, id: &str) -> Option<Vec<Lease>> {
+        let mut book = self.lock();
+        if !book.renewing.insert(id.to_owned()) {
+            return None;
+        }
+        Some(book.by_key.remove(id).unwrap_or_default())
+    }
+
+    /// Ends the renewal `start_renewal` began.
+    pub(crate) fn end_renewal(&self, id: &str) {
+        self.lock().renewing.remove(id);
     }
 
     /// Takes every lease on `id` out of the book, to give back.
@@ -363,13 +392,36 @@ impl LeaseBook {
     }
 }
 
-/// Gives `held` back to the store in one write transaction.
-pub(crate) fn give_back(db: &dyn Backend, held: &Held, now: Timestamp) -> Result<()> {
+/// Runs a write transaction whose body gives leases back. On failure, says
+/// whether the leases are surely still held: true when the body failed (the
+/// transaction rolled back), false when the commit did, which may have
+/// reached the database (a connection lost during COMMIT). Leases then
+/// count as given back: at worst lost, never given back twice.
+pub(crate) fn write_giving_back<T>(
+    db: &dyn Backend,
+    f: impl FnOnce(&mut dyn Tx) -> Result<T>,
+) -> std::result::Result<T, (Error, bool)> {
+    let mut body_done = false;
+    db.write(|tx| {
+        let out = f(tx)?;
+        body_done = true;
+        Ok(out)
+    })
+    .map_err(|e| (e, !body_done))
+}
+
+/// Gives `held` back to the store in one write transaction; on failure,
+/// the leases that are surely still held.
+pub(crate) fn give_back(db: &dyn Backend, held: Held, now: Timestamp) -> std::result::Result<(), (Error, Held)> {
     if held.is_empty() {
         return Ok(());
     }
-    db.write(|tx| {
-        for (id, lease) in held {
+    // In id order: two processes giving back leases on the same keys then
+    // lock their rows in the same order (PostgreSQL), and never deadlock.
+    let mut ordered: Vec<&(String, Lease)> = held.iter().collect();
+    ordered.sort_by(|a, b| a.0.cmp(&b.0));
+    let result = write_giving_back(db, |tx| {
+        for (id, lease) in ordered {
             if let Some(mut row) = tx.load(id)? {
                 if lease.give_back(&mut row, now) {
                     tx.save_state(&row)?;
@@ -377,7 +429,8 @@ pub(crate) fn give_back(db: &dyn Backend, held: &Held, now: Timestamp) -> Result
             }
         }
         Ok(())
-    })
+    });
+    result.map_err(|(e, held_still)| (e, if held_still { held } else { Vec::new() }))
 }
 
 /// Starts the thread that gives back leases idle for `lease_idle`. It holds
@@ -410,8 +463,8 @@ fn returner(book: &Weak<LeaseBook>, db: &Weak<dyn Backend>, clock: &dyn Clock) {
         if !idle.is_empty() {
             let Some(db) = db.upgrade() else { return };
             // A busy store is tried again next round.
-            if give_back(&*db, &idle, now).is_err() {
-                leases.restore(idle);
+            if let Err((_, still_held)) = give_back(&*db, idle, now) {
+                leases.restore(still_held);
             }
         }
         let mut state = leases.lock();

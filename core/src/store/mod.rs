@@ -27,7 +27,7 @@ use crate::seam::Seams;
 use crate::time::duration_millis;
 use crate::verify::apply_refill;
 use crate::Timestamp;
-use backend::Backend;
+use backend::{Backend, Tx};
 use checks::{
     check_id, check_rate_limit, check_refill, check_remaining, check_text, check_time, dedup, parse_cursor,
     validate_metadata,
@@ -202,8 +202,8 @@ impl Keyhouse {
             self.check_expiry_bound(expires_at, now)?;
         }
         let changes_limits = options.remaining.is_some() || options.refill.is_some() || options.rate_limit.is_some();
-        let row = self.with_own_leases(id, |mine| {
-            self.db.write(|tx| {
+        let row = self.with_own_leases(id, |tx, mine| {
+            {
                 let mut row = tx.load_existing(id)?;
                 for lease in mine {
                     lease.give_back(&mut row, now);
@@ -255,7 +255,7 @@ impl Keyhouse {
                 row.info.updated_at = now;
                 tx.update(&row)?;
                 Ok(row)
-            })
+            }
         })?;
         Ok(self.present(row, now))
     }
@@ -300,8 +300,9 @@ impl Keyhouse {
     /// Writes pending usage counts now, and in leased mode gives back what
     /// this store's leases hold unused.
     pub fn flush(&self) -> Result<()> {
-        self.return_leases()?;
-        self.db.flush(&self.usage)
+        let returned = self.return_leases();
+        self.db.flush(&self.usage)?;
+        returned
     }
 
     /// Gives back unused leases, flushes pending usage and closes the
@@ -321,13 +322,10 @@ impl Keyhouse {
         let Some(book) = &self.leases else { return Ok(()) };
         let now = self.now();
         let held = book.drain(now, true);
-        match lease::give_back(&*self.db, &held, now) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                book.restore(held);
-                Err(e)
-            }
-        }
+        lease::give_back(&*self.db, held, now).map_err(|(e, still_held)| {
+            book.restore(still_held);
+            e
+        })
     }
 
     fn now(&self) -> Timestamp {
@@ -456,14 +454,15 @@ impl Keyhouse {
     /// leases on the key out of the book: `f` gives them back into the row
     /// it writes (a roll then carries their credits to the new key). If `f`
     /// fails, they stay held.
-    fn with_own_leases<T>(&self, id: &str, f: impl FnOnce(&[lease::Lease]) -> Result<T>) -> Result<T> {
-        let Some(book) = &self.leases else { return f(&[]) };
+    fn with_own_leases<T>(&self, id: &str, f: impl FnOnce(&mut dyn Tx, &[lease::Lease]) -> Result<T>) -> Result<T> {
+        let Some(book) = &self.leases else { return self.db.write(|tx| f(tx, &[])) };
         let mine = book.take_key(id);
-        let result = f(&mine);
-        if result.is_err() {
-            self.hold(book, id, mine);
-        }
-        result
+        lease::write_giving_back(&*self.db, |tx| f(tx, &mine)).map_err(|(e, still_held)| {
+            if still_held {
+                self.hold(book, id, mine);
+            }
+            e
+        })
     }
 
     /// Adds leases on `id` to the book, and starts the thread that gives

@@ -32,8 +32,8 @@ impl Keyhouse {
         check_id(id)?;
         let now = self.now();
         let grace_end = now.checked_add(grace).ok_or_else(|| Error::invalid("grace period reaches past 9999-12-31"))?;
-        self.with_own_leases(id, |mine| {
-            self.db.write(|tx| {
+        self.with_own_leases(id, |tx, mine| {
+            {
                 let mut old = tx.load_existing(id)?;
                 // What this store holds leased goes to the new key with the rest.
                 for lease in mine {
@@ -89,7 +89,7 @@ impl Keyhouse {
                 // Earlier generations still in their grace period follow the balance.
                 tx.relink_limit_source(id, &new.info.id)?;
                 Ok(CreatedKey { key: generated.key, info: new.info })
-            })
+            }
         })
     }
 }

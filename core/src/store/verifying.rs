@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::backend::Tx;
-use super::lease::{Lease, LeaseBook, Renewal, Taken};
+use super::lease::{write_giving_back, Lease, LeaseBook, Renewal, Taken};
 use super::row::KeyRow;
 use super::Keyhouse;
 use crate::error::{Error, Result};
@@ -128,9 +128,14 @@ impl Keyhouse {
         }
         let mut rate_limit = None;
         if let (Some(book), true) = (&self.leases, has_limits(&row)) {
-            // Leased mode, on a row just read or known to be current: the
-            // status checks above saw every revoke and update.
-            match book.take(&row, now, cost) {
+            // Leased mode, on a row the cache holds as current (on SQLite,
+            // nothing has committed since; on PostgreSQL, within
+            // max_staleness): the status checks above, and the lease's
+            // limit epoch, see a revoke or update as a cached verify does.
+            // A hash to upgrade goes through the renewal's write, so that a
+            // failed write never costs a leased credit.
+            let taken = if new_hash.is_some() { Taken::Renew } else { book.take(&row, now, cost) };
+            match taken {
                 Taken::Admitted { rate_limit: state, remaining, last_refill_at } => {
                     rate_limit = state;
                     if remaining.is_some() {
@@ -169,18 +174,26 @@ impl Keyhouse {
     /// back what this store holds on `holder` (the key whose limits are
     /// spent), decides the request exactly, and takes a new lease, all in
     /// one transaction.
+    ///
+    /// One thread renews a key at a time: the others meanwhile spend
+    /// exactly, so that one process never holds more than one lease's worth.
     fn renew(&self, book: &Arc<LeaseBook>, holder: &str, spend: Spend<'_>) -> Result<VerifyResult> {
         let id = holder.to_owned();
-        let returning = book.take_key(&id);
+        let Some(returning) = book.start_renewal(&id) else {
+            return self.db.write(|tx| self.consume_in(tx, spend, None));
+        };
         let mut renewal = Renewal { returning, size: book.size, granted: None };
-        match self.db.write(|tx| self.consume_in(tx, spend, Some(&mut renewal))) {
+        let result = write_giving_back(&*self.db, |tx| self.consume_in(tx, spend, Some(&mut renewal)));
+        book.end_renewal(&id);
+        match result {
             Ok(result) => {
                 self.hold(book, &id, renewal.granted);
                 Ok(result)
             }
-            Err(e) => {
-                // Rolled back: what was to be given back is still held.
-                self.hold(book, &id, renewal.returning);
+            Err((e, still_held)) => {
+                if still_held {
+                    self.hold(book, &id, renewal.returning);
+                }
                 Err(e)
             }
         }
@@ -249,16 +262,31 @@ impl Keyhouse {
             self.db.forget(id);
             return Ok(VerifyResult::bare(Outcome::NotFound));
         };
+        // This store's leases on the key go back first, whatever the answer.
+        let mut gave_back = false;
+        if let (Some(r), None) = (&renewal, &row.limit_source) {
+            for lease in &r.returning {
+                gave_back |= lease.give_back(&mut row, now);
+            }
+        }
         if !same_secret(&row, proved) {
             // Re-hashed since the cached copy was read: prove the secret
             // again, and decide any rehash from the stored hash, not the old one.
             self.db.forget(id);
             match self.authenticate(key, prefix, &row)? {
                 Some(hash) => new_hash = hash,
-                None => return Ok(VerifyResult::bare(Outcome::NotFound)),
+                None => {
+                    if gave_back {
+                        tx.save_state(&row)?;
+                    }
+                    return Ok(VerifyResult::bare(Outcome::NotFound));
+                }
             }
         }
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
+            if gave_back {
+                tx.save_state(&row)?;
+            }
             // Refused keys are answered from a fresh cached row next time, without a write.
             self.db.forget(id);
             return Ok(self.refused(row, outcome, now));
@@ -273,11 +301,13 @@ impl Keyhouse {
             Some(src) => tx.load(src)?,
             None => None,
         };
+        let in_grace = source.is_some();
         let holder = source.as_mut().unwrap_or(&mut row);
-        let mut gave_back = false;
-        if let Some(r) = &renewal {
+        let mut source_changed = false;
+        if let (Some(r), true) = (&renewal, in_grace) {
+            // In a grace period, the leases returned are on the new key.
             for lease in &r.returning {
-                gave_back |= lease.give_back(holder, now);
+                source_changed |= lease.give_back(holder, now);
             }
         }
         let decision = consume(holder, now, cost);
@@ -285,7 +315,7 @@ impl Keyhouse {
         // another key's limits.
         let renewal = renewal.filter(|_| source.is_none());
         if let Some(src) = &source {
-            if gave_back || matches!(decision, Limits::Admitted { .. }) {
+            if source_changed || matches!(decision, Limits::Admitted { .. }) {
                 tx.save_state(src)?;
             }
             // Callers see the balance the key actually spends.

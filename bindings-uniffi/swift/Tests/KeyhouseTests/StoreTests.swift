@@ -161,6 +161,23 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try Keyhouse.open(path: path, config: Config(pepper: old)).verify(key: key).outcome, .notFound)
     }
 
+    func testLeaseSizeLeasesCreditsAndGivesThemBackOnClose() throws {
+        let path = try Support.tempDb()
+        let admin = try Keyhouse.open(path: path)
+        let c = try admin.create(options: CreateOptions(remaining: 100))
+        let leased = try Keyhouse.open(path: path, config: Config(leaseSize: 10, leaseIdle: 30))
+        XCTAssertEqual(try leased.verify(key: c.key()).key?.remaining, 99)
+        // Nine more are leased out of the store, and spent from memory.
+        XCTAssertEqual(try admin.get(id: c.info().id).remaining, 90)
+        for n in stride(from: Int64(98), through: 90, by: -1) {
+            XCTAssertEqual(try leased.verify(key: c.key()).key?.remaining, n)
+        }
+        XCTAssertEqual(try leased.verify(key: c.key()).key?.remaining, 89)
+        try leased.close()
+        XCTAssertEqual(try admin.get(id: c.info().id).remaining, 89)
+        XCTAssertThrowsError(try Keyhouse.open(path: ":memory:", config: Config(leaseSize: 0)))
+    }
+
     func testOneStoreServesManyThreads() throws {
         let store = try Keyhouse.open(path: try Support.tempDb())
         let key = try store.create(options: CreateOptions(remaining: 400)).key()

@@ -185,6 +185,24 @@ class StoreTest {
     }
 
     @Test
+    fun leaseSizeLeasesCreditsAndGivesThemBackOnClose() {
+        val path = Support.tempDb()
+        Keyhouse.open(path).use { admin ->
+            val c = admin.create(CreateOptions(remaining = 100))
+            val leased = Keyhouse.open(path, Config(leaseSize = 10, leaseIdle = Duration.ofSeconds(30)))
+            assertEquals(99L, leased.verify(c.key()).key?.remaining)
+            // Nine more are leased out of the store, and spent from memory.
+            assertEquals(90L, admin.get(c.info().id).remaining)
+            for (n in 98L downTo 90L) assertEquals(n, leased.verify(c.key()).key?.remaining)
+            assertEquals(89L, leased.verify(c.key()).key?.remaining)
+            leased.closeStore()
+            leased.close()
+            assertEquals(89L, admin.get(c.info().id).remaining)
+        }
+        assertThrows<KeyhouseException.InvalidArgument> { Keyhouse.open(":memory:", Config(leaseSize = 0)) }
+    }
+
+    @Test
     fun oneStoreServesManyThreads() {
         val path = Support.tempDb()
         Keyhouse.open(path).use { store ->
