@@ -56,6 +56,10 @@ export interface KeyhouseConfig {
   schema?: string
   /** PostgreSQL: where the change listener connects, if not the store's URL. */
   listenUrl?: string
+  /** Leased mode: a consuming verify that writes also reserves credits and rate-limit slots for up to this many verifies, admitted from memory (never beyond the limits). Unset: exact mode. 1-100000. */
+  leaseSize?: number | null
+  /** Leased mode: seconds after which an unused lease goes back to the store. Default 1. */
+  leaseIdle?: number
 }
 
 /** What to create. Durations are in seconds. */
