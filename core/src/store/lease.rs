@@ -270,7 +270,10 @@ pub(crate) struct LeaseBook {
     pub size: u32,
     idle: Duration,
     state: Mutex<Book>,
+    /// Wakes the returning thread early, when the store closes.
     wake: Condvar,
+    /// Wakes threads waiting for another thread's renewal.
+    renewed: Condvar,
 }
 
 #[derive(Default)]
@@ -287,7 +290,7 @@ pub(crate) type Held = Vec<(String, Lease)>;
 
 impl LeaseBook {
     pub(crate) fn new(size: u32, idle: Duration) -> Self {
-        LeaseBook { size, idle, state: Mutex::new(Book::default()), wake: Condvar::new() }
+        LeaseBook { size, idle, state: Mutex::new(Book::default()), wake: Condvar::new(), renewed: Condvar::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Book> {
@@ -325,6 +328,14 @@ impl LeaseBook {
     /// Ends the renewal `start_renewal` began.
     pub(crate) fn end_renewal(&self, id: &str) {
         self.lock().renewing.remove(id);
+        self.renewed.notify_all();
+    }
+
+    /// Waits, at most `timeout`, until no thread is renewing `id`.
+    pub(crate) fn wait_for_renewal(&self, id: &str, timeout: Duration) {
+        let book = self.lock();
+        let waited = self.renewed.wait_timeout_while(book, timeout, |b| b.renewing.contains(id));
+        drop(waited.unwrap_or_else(|e| e.into_inner()));
     }
 
     /// Takes every lease on `id` out of the book, to give back.

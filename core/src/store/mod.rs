@@ -5,6 +5,7 @@ pub(crate) mod checks;
 mod clock;
 mod copy;
 mod lease;
+mod leasing;
 pub(crate) mod postgres;
 mod roll;
 pub(crate) mod row;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::backend::Tx;
-use super::lease::{write_giving_back, Lease, LeaseBook, Renewal, Taken};
+use super::lease::{Lease, Renewal};
 use super::row::KeyRow;
 use super::Keyhouse;
 use crate::error::{Error, Result};
@@ -115,52 +115,22 @@ impl Keyhouse {
             if let (Some(book), Some(source)) = (&self.leases, &shared.limit_source) {
                 // Leased mode, in a roll's grace period: spend exactly, on
                 // the new key's balance with this store's leases on it given back.
-                return self.renew(book, source, spend).map(Some);
+                return self.spend_giving_back(book, source, spend).map(Some);
             }
             return self.db.spend(self, spend).map(Some);
         }
-        let mut row = Arc::unwrap_or_clone(shared);
+        let row = Arc::unwrap_or_clone(shared);
         if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
             return Ok(Some(self.refused(row, outcome, now)));
         }
         if !io && (new_hash.is_some() || self.usage.is_due(now)) {
             return Ok(None);
         }
-        let mut rate_limit = None;
         if let (Some(book), true) = (&self.leases, has_limits(&row)) {
-            // Leased mode, on a row the cache holds as current (on SQLite,
-            // nothing has committed since; on PostgreSQL, within
-            // max_staleness): the status checks above, and the lease's
-            // limit epoch, see a revoke or update as a cached verify does.
-            // A hash to upgrade goes through the renewal's write, so that a
-            // failed write never costs a leased credit.
-            let taken = if new_hash.is_some() { Taken::Renew } else { book.take(&row, now, cost) };
-            match taken {
-                Taken::Admitted { rate_limit: state, remaining, last_refill_at } => {
-                    rate_limit = state;
-                    if remaining.is_some() {
-                        row.info.remaining = remaining;
-                        row.info.last_refill_at = last_refill_at;
-                    }
-                }
-                Taken::Refused { outcome, retry_after, rate_limit } => {
-                    let mut result = self.refused(row, outcome, now);
-                    result.retry_after = retry_after;
-                    result.rate_limit = rate_limit;
-                    return Ok(Some(result));
-                }
-                Taken::Renew if !io => return Ok(None),
-                Taken::Renew => {
-                    let id = row.info.id.clone();
-                    let spend =
-                        Spend { key, prefix: parts.prefix, proved: &row, new_hash, required_permissions, cost, now };
-                    return self.renew(book, &id, spend).map(Some);
-                }
-            }
+            let asked = Asked { key, prefix: parts.prefix, required_permissions, cost };
+            return self.verify_leased(book, row, new_hash, asked, now, io);
         }
-        let mut result = self.admit(row, new_hash.as_deref(), now, io)?;
-        result.rate_limit = rate_limit;
-        Ok(Some(result))
+        self.admit(row, new_hash.as_deref(), now, io).map(Some)
     }
 
     /// Whether a verify of this key decides in a write on the store: a key
@@ -168,35 +138,6 @@ impl Keyhouse {
     /// on another key (a roll's grace period).
     fn spends_in_store(&self, row: &KeyRow) -> bool {
         has_limits(row) && (self.leases.is_none() || row.limit_source.is_some())
-    }
-
-    /// The write of a leased verify that its leases could not serve: gives
-    /// back what this store holds on `holder` (the key whose limits are
-    /// spent), decides the request exactly, and takes a new lease, all in
-    /// one transaction.
-    ///
-    /// One thread renews a key at a time: the others meanwhile spend
-    /// exactly, so that one process never holds more than one lease's worth.
-    fn renew(&self, book: &Arc<LeaseBook>, holder: &str, spend: Spend<'_>) -> Result<VerifyResult> {
-        let id = holder.to_owned();
-        let Some(returning) = book.start_renewal(&id) else {
-            return self.db.write(|tx| self.consume_in(tx, spend, None));
-        };
-        let mut renewal = Renewal { returning, size: book.size, granted: None };
-        let result = write_giving_back(&*self.db, |tx| self.consume_in(tx, spend, Some(&mut renewal)));
-        book.end_renewal(&id);
-        match result {
-            Ok(result) => {
-                self.hold(book, &id, renewal.granted);
-                Ok(result)
-            }
-            Err((e, still_held)) => {
-                if still_held {
-                    self.hold(book, &id, renewal.returning);
-                }
-                Err(e)
-            }
-        }
     }
 
     /// VALID for a key whose limits, if any, are settled: stores the new
@@ -380,6 +321,14 @@ impl Keyhouse {
             let _ = self.db.flush(&self.usage);
         }
     }
+}
+
+/// What a verify asks, as the leased path passes it on.
+pub(crate) struct Asked<'a> {
+    pub key: &'a str,
+    pub prefix: &'a str,
+    pub required_permissions: &'a [&'a str],
+    pub cost: u32,
 }
 
 /// A consuming verify, passed from the read half to the write half.
