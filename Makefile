@@ -109,6 +109,7 @@ test-uniffi: test-kotlin
 bench:
 	$(CARGO) bench -p keyhouse --bench keyhouse
 	$(CARGO) run --release -p keyhouse --example bulk_import
+	$(CARGO) run --release -p keyhouse --example spend
 
 # PostgreSQL: cached, missed and consuming verifies, a hot key, revocation
 # and copy, each beside a floor (core/examples/postgres.rs), then the same

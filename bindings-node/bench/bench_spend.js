@@ -10,6 +10,9 @@
 // stores are WAL files of 1,000 keys with synchronous = NORMAL. Keyhouse
 // also checks format, checksum, status and permissions, and for a rate
 // limit runs GCRA.
+//
+// Then leased mode (leaseSize 100): each kind of key beside a plain verify
+// (a key with no limits) in the same store, the cost it should stay near.
 
 const crypto = require('node:crypto')
 const fs = require('node:fs')
@@ -77,6 +80,21 @@ function main() {
     }
     kh.closeSync()
     db.close()
+
+    const leased = Keyhouse.open(path.join(dir, 'keyhouse.db'), { leaseSize: 100 })
+    const plainKey = leased.createSync().key
+    const plain = () => leased.verifySync(plainKey).outcome === 'VALID'
+    console.log(`\nleased mode (leaseSize 100)\n${'key'.padEnd(11)} ${'plain µs'.padStart(9)} ${'leased µs'.padStart(12)} ${'leased/plain'.padStart(15)}`)
+    for (const [name, key] of Object.entries(keys)) {
+      const ours = () => leased.verifySync(key).outcome === 'VALID'
+      if (!ours() || !plain()) throw new Error(`${name}: setup failed`)
+      perCall(plain)
+      perCall(ours)
+      const base = perCall(plain) / 1000
+      const mine = perCall(ours) / 1000
+      console.log(`${name.padEnd(11)} ${base.toFixed(2).padStart(9)} ${mine.toFixed(2).padStart(12)} ${(mine / base).toFixed(2).padStart(14)}x`)
+    }
+    leased.closeSync()
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -1,6 +1,8 @@
 //! A consuming verify (a key with credits) in a loop, beside a hand-written
 //! rusqlite floor doing the least exact spend: BEGIN IMMEDIATE, SELECT the
 //! hash by id, compare, a conditional UPDATE of `remaining`, COMMIT.
+//! Then leased mode (`lease_size` 100) beside a plain verify (a key with no
+//! limits), the cost a leased consuming verify should stay close to.
 //! `N=iterations cargo run --release --example spend`.
 
 use keyhouse::{Config, CreateOptions, Keyhouse};
@@ -58,6 +60,27 @@ fn main() {
         let k = t.elapsed().as_secs_f64() * 1e6 / n as f64;
         println!("round {round}: floor {f:.2} µs, keyhouse {k:.2} µs, keyhouse/floor {:.2}x", k / f);
     }
+    let leased = Keyhouse::open(dir.join("k.db"), Config { lease_size: Some(100), ..Config::default() }).unwrap();
+    let rl = keyhouse::RateLimit { limit: 1_000_000, window: std::time::Duration::from_secs(1) };
+    let both = leased
+        .create(CreateOptions { remaining: Some(i64::MAX / 2), rate_limit: Some(rl), ..Default::default() })
+        .unwrap();
+    let time = |key: &str| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(leased.verify(key, &[], 1).unwrap().is_valid());
+        }
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    };
+    for round in 0..3 {
+        let (p, c, b) = (time(&keys[0]), time(&spent.key), time(&both.key));
+        println!(
+            "round {round}: plain {p:.2} µs; leased: credits {c:.2} µs ({:.2}x plain), credits and rate limit {b:.2} µs ({:.2}x plain)",
+            c / p,
+            b / p
+        );
+    }
+    drop(leased);
     drop(kh);
     std::fs::remove_dir_all(&dir).unwrap();
 }
