@@ -27,7 +27,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::backend::Backend;
 use super::backend::Tx;
@@ -263,6 +263,8 @@ pub(crate) struct Renewal {
     pub returning: Vec<Lease>,
     pub size: u32,
     pub granted: Option<Lease>,
+    /// Whether the transaction gave `returning` back (it may answer first).
+    pub gave_back: bool,
 }
 
 /// The leases of one store, by key id, and the thread that returns idle ones.
@@ -331,11 +333,20 @@ impl LeaseBook {
         self.renewed.notify_all();
     }
 
-    /// Waits, at most `timeout`, until no thread is renewing `id`.
-    pub(crate) fn wait_for_renewal(&self, id: &str, timeout: Duration) {
+    /// Waits until no thread is renewing `id`; false if `deadline` came first.
+    pub(crate) fn wait_for_renewal(&self, id: &str, deadline: Instant) -> bool {
         let book = self.lock();
-        let waited = self.renewed.wait_timeout_while(book, timeout, |b| b.renewing.contains(id));
-        drop(waited.unwrap_or_else(|e| e.into_inner()));
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let (book, _) = self
+            .renewed
+            .wait_timeout_while(book, timeout, |b| b.renewing.contains(id))
+            .unwrap_or_else(|e| e.into_inner());
+        !book.renewing.contains(id)
+    }
+
+    /// Whether the store is closing: leases granted now go straight back.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     /// Takes every lease on `id` out of the book, to give back.

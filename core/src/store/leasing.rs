@@ -3,19 +3,16 @@
 //! one write that also decides the request exactly (see `lease`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::lease::{write_giving_back, Lease, LeaseBook, Renewal, Taken};
 use super::row::KeyRow;
-use super::verifying::{Asked, Spend};
+use super::verifying::{same_secret, Asked, Spend};
 use super::Keyhouse;
 use crate::error::Result;
 use crate::model::VerifyResult;
-use crate::verify::status_outcome;
+use crate::verify::{has_limits, status_outcome};
 use crate::Timestamp;
-
-/// How many renewals by other threads a verify waits for before it spends
-/// exactly instead.
-const MAX_WAITS: usize = 3;
 
 impl Keyhouse {
     /// Verifies, in leased mode, a key with limits whose secret and status
@@ -34,7 +31,9 @@ impl Keyhouse {
         io: bool,
     ) -> Result<Option<VerifyResult>> {
         let id = row.info.id.clone();
-        let mut waited = 0;
+        // All waits for other threads' renewals together stay within one
+        // busy_timeout, as a wait for SQLite's write lock does.
+        let deadline = Instant::now() + self.config.busy_timeout;
         loop {
             // A hash to upgrade goes through the renewal's write, so that a
             // failed write never costs a leased credit.
@@ -70,15 +69,24 @@ impl Keyhouse {
             if let Some(returning) = book.start_renewal(&id) {
                 return self.renew_with(book, &id, returning, spend).map(Some);
             }
-            if waited == MAX_WAITS {
-                return self.db.write(|tx| self.consume_in(tx, spend, None)).map(Some);
-            }
             // Another thread is renewing this key: its lease (or its
             // refusal) will most likely serve this request too, which saves
-            // a write and keeps the process to one lease.
-            book.wait_for_renewal(&id, self.config.busy_timeout);
-            waited += 1;
+            // a write and keeps the store to one lease. A rehash cannot be
+            // served from a lease, nor can anything once the deadline passed.
+            if new_hash.is_some() || !book.wait_for_renewal(&id, deadline) {
+                return self.db.spend(self, spend).map(Some);
+            }
+            // Time has passed: decide on the row as it is now.
             now = self.now();
+            let current = self.db.lookup(&id, &|_| false)?.found;
+            match current {
+                Some(c) if same_secret(&c, &row) && c.limit_source.is_none() && has_limits(&c) => {
+                    row = Arc::unwrap_or_clone(c);
+                }
+                // Deleted, re-hashed, rolled or its limits removed meanwhile:
+                // the exact path handles each.
+                _ => return self.db.spend(self, Spend { now, ..spend }).map(Some),
+            }
             if let Some(outcome) = status_outcome(&row.info, now, asked.required_permissions) {
                 return Ok(Some(self.refused(row, outcome, now)));
             }
@@ -97,7 +105,7 @@ impl Keyhouse {
     ) -> Result<VerifyResult> {
         match book.start_renewal(holder) {
             Some(returning) => self.renew_with(book, holder, returning, spend),
-            None => self.db.write(|tx| self.consume_in(tx, spend, None)),
+            None => self.db.spend(self, spend),
         }
     }
 
@@ -111,14 +119,32 @@ impl Keyhouse {
         returning: Vec<Lease>,
         spend: Spend<'_>,
     ) -> Result<VerifyResult> {
-        let mut renewal = Renewal { returning, size: book.size, granted: None };
+        // Ends the renewal however this returns, a panic included: a key
+        // left marked as renewing would make every later verify wait.
+        let _renewing = Renewing { book, id: holder };
+        let mut renewal = Renewal { returning, size: book.size, granted: None, gave_back: false };
         let result = write_giving_back(&*self.db, |tx| self.consume_in(tx, spend, Some(&mut renewal)));
-        let (result, keep) = match result {
-            Ok(result) => (Ok(result), renewal.granted.into_iter().collect()),
-            Err((e, still_held)) => (Err(e), if still_held { renewal.returning } else { Vec::new() }),
+        let keep: Vec<Lease> = match &result {
+            // An answer given before the leases could go back (the key was
+            // refused or re-hashed meanwhile) leaves them held.
+            Ok(_) if !renewal.gave_back => renewal.returning.into_iter().chain(renewal.granted).collect(),
+            Ok(_) => renewal.granted.into_iter().collect(),
+            Err((_, true)) => renewal.returning,
+            Err((_, false)) => Vec::new(),
         };
         self.hold(book, holder, keep);
-        book.end_renewal(holder);
-        result
+        result.map_err(|(e, _)| e)
+    }
+}
+
+/// A renewal in progress, ended when dropped.
+struct Renewing<'a> {
+    book: &'a LeaseBook,
+    id: &'a str,
+}
+
+impl Drop for Renewing<'_> {
+    fn drop(&mut self) {
+        self.book.end_renewal(self.id);
     }
 }

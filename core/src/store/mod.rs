@@ -310,12 +310,13 @@ impl Keyhouse {
     /// database. Later calls fail with CLOSED. If a write fails, the store
     /// stays open and the error is returned.
     pub fn close(&self) -> Result<()> {
-        self.return_leases()?;
-        self.db.close(&self.usage)?;
         if let Some(book) = &self.leases {
+            // From here on, a renewal still in flight gives its lease
+            // straight back (`hold`) instead of keeping it.
             book.close();
         }
-        Ok(())
+        self.return_leases()?;
+        self.db.close(&self.usage)
     }
 
     /// Gives every lease back to the store; on failure they stay held.
@@ -469,7 +470,11 @@ impl Keyhouse {
     /// Adds leases on `id` to the book, and starts the thread that gives
     /// back idle ones if none runs.
     fn hold(&self, book: &Arc<LeaseBook>, id: &str, leases: impl IntoIterator<Item = lease::Lease>) {
-        if book.put(id, leases) {
+        if book.is_closed() {
+            // Closing: best effort, as `close` has given back the rest.
+            let held = leases.into_iter().map(|l| (id.to_owned(), l)).collect();
+            let _ = lease::give_back(&*self.db, held, self.now());
+        } else if book.put(id, leases) {
             lease::start_returner(book, &self.db, self.seams.clock.clone());
         }
     }
@@ -478,10 +483,10 @@ impl Keyhouse {
 impl Drop for Keyhouse {
     fn drop(&mut self) {
         // Best effort; `close` reports errors for callers who care.
-        let _ = self.flush();
         if let Some(book) = &self.leases {
             book.close();
         }
+        let _ = self.flush();
     }
 }
 

@@ -205,10 +205,12 @@ impl Keyhouse {
         };
         // This store's leases on the key go back first, whatever the answer.
         let mut gave_back = false;
-        if let (Some(r), None) = (&renewal, &row.limit_source) {
+        let mut renewal = renewal;
+        if let (Some(r), None) = (renewal.as_deref_mut(), &row.limit_source) {
             for lease in &r.returning {
                 gave_back |= lease.give_back(&mut row, now);
             }
+            r.gave_back = true;
         }
         if !same_secret(&row, proved) {
             // Re-hashed since the cached copy was read: prove the secret
@@ -245,11 +247,12 @@ impl Keyhouse {
         let in_grace = source.is_some();
         let holder = source.as_mut().unwrap_or(&mut row);
         let mut source_changed = false;
-        if let (Some(r), true) = (&renewal, in_grace) {
+        if let (Some(r), true) = (renewal.as_deref_mut(), in_grace) {
             // In a grace period, the leases returned are on the new key.
             for lease in &r.returning {
                 source_changed |= lease.give_back(holder, now);
             }
+            r.gave_back = true;
         }
         let decision = consume(holder, now, cost);
         // A key in its grace period spends exactly: no lease is taken on
