@@ -253,6 +253,31 @@ fn a_schema_at_version_1_is_migrated_and_keeps_its_keys() {
 }
 
 #[test]
+fn a_closed_store_lets_go_of_its_connections_soon_even_with_a_long_max_staleness() {
+    let schema = PgSchema::new("close");
+    let kh = Keyhouse::open(pg_url(), Config { max_staleness: Duration::from_secs(3600), ..config(&schema) }).unwrap();
+    let made = kh.create(CreateOptions::default()).unwrap();
+    assert!(kh.verify(&made.key, &[], 1).unwrap().is_valid());
+    let mut psql = PgSchema::client();
+    let count = |psql: &mut postgres::Client| -> i64 {
+        let pattern = format!("%\"{}\"%", schema.0);
+        psql.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+            &[&pattern],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert!(count(&mut psql) >= 1, "the listener's connection is open");
+    kh.close().unwrap();
+    let t = Instant::now();
+    while count(&mut psql) > 0 {
+        assert!(t.elapsed() < Duration::from_secs(3), "a closed store still holds connections after 3 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn many_stores_opening_a_new_schema_at_once_migrate_it_once() {
     let schema = PgSchema::new("migrate");
     let url = pg_url();

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fallible_iterator::FallibleIterator;
 use postgres::Client;
@@ -18,6 +18,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::cache::PgCache;
 use super::schema::channel;
 use super::Sql;
+
+/// The longest a closed store's listener keeps its connection.
+const STOP_CHECK: Duration = Duration::from_millis(200);
 
 /// What the listener thread needs, shared with the store.
 pub(super) struct Listener {
@@ -53,15 +56,25 @@ impl Listener {
         if client.batch_execute(&format!("LISTEN \"{}\"", channel(&self.schema))).is_err() {
             return;
         }
+        let mut catch_up_at = Instant::now();
         while !self.stop.load(Ordering::Acquire) {
-            if self.cache.catch_up(client, &self.sql).is_err() {
-                return;
+            if Instant::now() >= catch_up_at {
+                if self.cache.catch_up(client, &self.sql).is_err() {
+                    return;
+                }
+                catch_up_at = Instant::now() + self.poll_every;
             }
+            // Waits in short steps, so that a closed store's connection goes
+            // within STOP_CHECK, however long `max_staleness` is.
+            let wait = catch_up_at.saturating_duration_since(Instant::now()).min(STOP_CHECK);
             let mut notifications = client.notifications();
-            let heard = notifications.timeout_iter(self.poll_every).next();
+            let heard = notifications.timeout_iter(wait).next();
             match heard {
                 // One catch-up covers every notification already queued.
-                Ok(Some(_)) => while let Ok(Some(_)) = notifications.iter().next() {},
+                Ok(Some(_)) => {
+                    while let Ok(Some(_)) = notifications.iter().next() {}
+                    catch_up_at = Instant::now();
+                }
                 Ok(None) => {}
                 Err(_) => return,
             }
