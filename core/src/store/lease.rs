@@ -29,8 +29,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use super::backend::Backend;
-use super::backend::Tx;
+use super::backend::{Backend, Tx};
 use super::row::KeyRow;
 use crate::error::{Error, Result};
 use crate::model::{Outcome, RateLimitState};
@@ -43,7 +42,7 @@ use crate::{RateLimit, Timestamp};
 /// The longest a refusal is answered from memory before the store is asked again.
 const MAX_MEMO: Duration = Duration::from_millis(100);
 
-/// Credits and slots one process holds for one key.
+/// Credits and slots one store holds for one key.
 #[derive(Clone, Debug)]
 pub(crate) struct Lease {
     /// The key's `limit_epoch` when the lease was taken.
@@ -89,7 +88,9 @@ impl Slots {
     /// start has passed; `None` when none is left.
     fn usable(&self, now_s: i64) -> Option<i64> {
         let step = duration_millis(self.rate_limit.window);
-        let next = if self.next < now_s { self.next + (now_s - self.next + step - 1) / step * step } else { self.next };
+        // Saturating: near the end of time, scaled times reach i64::MAX.
+        let behind = now_s.saturating_sub(self.next).max(0);
+        let next = self.next.saturating_add(behind.saturating_add(step - 1) / step * step);
         (next < self.end).then_some(next)
     }
 }
@@ -227,7 +228,7 @@ impl Lease {
             let tat = row.rate_tat.unwrap_or(now_s).max(now_s);
             let room = (step.saturating_mul(i64::from(rl.limit)) - (tat - now_s)) / step;
             more = more.min(room.max(0));
-            let end = tat + more * step;
+            let end = tat.saturating_add(more * step);
             row.rate_tat = Some(end);
             Slots { rate_limit: rl, next: tat, end }
         });
@@ -318,7 +319,8 @@ impl LeaseBook {
     }
 
     /// Takes every lease on `id` out of the book for a renewal, unless
-    /// another thread is renewing the key (`None`: spend exactly instead).
+    /// another thread is renewing the key (`None`: wait for it, or spend
+    /// exactly).
     pub(crate) fn start_renewal(&self, id: &str) -> Option<Vec<Lease>> {
         let mut book = self.lock();
         if !book.renewing.insert(id.to_owned()) {
