@@ -6,8 +6,8 @@
 //     res.json({ owner: req.apiKey.ownerId })
 //   })
 
-const UNAUTHORIZED = new Set(['MALFORMED', 'NOT_FOUND', 'REVOKED', 'DISABLED', 'EXPIRED'])
-const TOO_MANY = new Set(['RATE_LIMITED', 'USAGE_EXCEEDED'])
+const { httpStatus } = require('./index.js')
+
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="api"' }
 
 /** The presented key, from the API-key header or an `Authorization: Bearer` token. */
@@ -22,14 +22,13 @@ function keyFromHeaders(headers, header = 'x-api-key') {
   return null
 }
 
-/** Seconds for `Retry-After`: the exact wait for a rate limit; for spent credits, until the next refill, or a day. */
+/**
+ * Seconds for `Retry-After`: the core's wait (exact for a rate limit; for
+ * spent credits, until the next refill). Credits no refill brings back do
+ * not return by waiting: a day-long hint, not a hot retry loop.
+ */
 function retryAfterSeconds(result) {
   if (typeof result.retryAfter === 'number') return Math.max(1, Math.ceil(result.retryAfter))
-  const key = result.key
-  if (key && key.refill && key.lastRefillAt) {
-    const due = key.lastRefillAt.getTime() + key.refill.interval * 1000
-    return Math.max(1, Math.ceil((due - Date.now()) / 1000))
-  }
   return 86400
 }
 
@@ -39,12 +38,14 @@ function retryAfterSeconds(result) {
  */
 function decide(result) {
   const outcome = result.outcome
-  if (outcome === 'VALID') return { key: result.key }
-  if (outcome === 'INSUFFICIENT_PERMISSIONS') return { status: 403, headers: {}, body: { error: outcome } }
-  if (TOO_MANY.has(outcome)) {
-    return { status: 429, headers: { 'Retry-After': String(retryAfterSeconds(result)) }, body: { error: outcome } }
+  // The status is the core's, the same in every binding.
+  const status = httpStatus(outcome)
+  if (status === 200) return { key: result.key }
+  if (status === 403) return { status, headers: {}, body: { error: outcome } }
+  if (status === 429) {
+    return { status, headers: { 'Retry-After': String(retryAfterSeconds(result)) }, body: { error: outcome } }
   }
-  return { status: 401, headers: CHALLENGE, body: { error: UNAUTHORIZED.has(outcome) ? outcome : 'UNAUTHORIZED' } }
+  return { status: 401, headers: CHALLENGE, body: { error: outcome } }
 }
 
 /**

@@ -241,6 +241,14 @@ export declare function generate(prefix?: string, options?: { secretBytes?: numb
  */
 export declare function hashKey(key: string, pepper?: Pepper): string
 
+/**
+ * The HTTP status an API answers a request with this outcome: 200, 401
+ * (the credential is no good), 403 (missing permissions) or 429 (a rate
+ * limit or spent credits; see `retryAfter`). The same in every language,
+ * decided by the core.
+ */
+export declare function httpStatus(outcome: Outcome): number
+
 /** Everything the store knows about a key, except its secret. */
 export interface KeyInfo {
   /** The public key id. */

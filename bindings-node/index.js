@@ -844,6 +844,7 @@ module.exports._generateFromBytes = nativeBinding._generateFromBytes
 module.exports._openWithClock = nativeBinding._openWithClock
 module.exports.generate = nativeBinding.generate
 module.exports.hashKey = nativeBinding.hashKey
+module.exports.httpStatus = nativeBinding.httpStatus
 module.exports.Outcome = nativeBinding.Outcome
 module.exports.parse = nativeBinding.parse
 module.exports.verifyHash = nativeBinding.verifyHash

@@ -13,6 +13,7 @@ export const {
   parse,
   hashKey,
   verifyHash,
+  httpStatus,
   _TestClock,
   _openWithClock,
   _generateFromBytes,

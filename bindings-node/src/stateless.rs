@@ -98,3 +98,12 @@ pub fn verify_hash(env: Env, key: Unknown, stored_hash: Unknown, peppers: Option
     let peppers = self::peppers(&env, "peppers", peppers)?;
     keyhouse::verify_hash(&key, &stored, &peppers).js(&env)
 }
+
+/// The HTTP status an API answers a request with this outcome: 200, 401
+/// (the credential is no good), 403 (missing permissions) or 429 (a rate
+/// limit or spent credits; see `retryAfter`). The same in every language,
+/// decided by the core.
+#[napi]
+pub fn http_status(outcome: crate::types::Outcome) -> u32 {
+    keyhouse::Outcome::from(outcome).http_status().into()
+}

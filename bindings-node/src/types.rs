@@ -128,6 +128,23 @@ pub enum Outcome {
     UsageExceeded,
 }
 
+impl From<Outcome> for keyhouse::Outcome {
+    fn from(o: Outcome) -> Self {
+        use keyhouse::Outcome as O;
+        match o {
+            Outcome::Valid => O::Valid,
+            Outcome::Malformed => O::Malformed,
+            Outcome::NotFound => O::NotFound,
+            Outcome::Revoked => O::Revoked,
+            Outcome::Disabled => O::Disabled,
+            Outcome::Expired => O::Expired,
+            Outcome::InsufficientPermissions => O::InsufficientPermissions,
+            Outcome::RateLimited => O::RateLimited,
+            Outcome::UsageExceeded => O::UsageExceeded,
+        }
+    }
+}
+
 impl From<keyhouse::Outcome> for Outcome {
     fn from(o: keyhouse::Outcome) -> Self {
         use keyhouse::Outcome as O;

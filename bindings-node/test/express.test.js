@@ -68,7 +68,14 @@ test('limits are 429 with Retry-After', async () => {
   const spent = store.createSync({ permissions: ['files:read'], remaining: 0 })
   const s = await get('/files', { 'X-API-Key': spent.key })
   assert.deepEqual([s.status, (await s.json()).error], [429, 'USAGE_EXCEEDED'])
-  assert.ok(Number(s.headers.get('retry-after')) >= 1)
+  // No refill brings credits back: a day-long hint.
+  assert.equal(Number(s.headers.get('retry-after')), 86400)
+  // With a refill, the core says when it is due.
+  const refilled = store.createSync({ permissions: ['files:read'], remaining: 0, refill: { amount: 5, interval: 30 } })
+  const f = await get('/files', { 'X-API-Key': refilled.key })
+  assert.deepEqual([f.status, (await f.json()).error], [429, 'USAGE_EXCEEDED'])
+  const wait = Number(f.headers.get('retry-after'))
+  assert.ok(wait >= 1 && wait <= 30, String(wait))
 })
 
 test('checkRequest works without Express', async () => {

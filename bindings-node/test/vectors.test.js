@@ -8,6 +8,7 @@ const { readVectors, tempDb, pgUrl, pgSchema } = require('./helpers')
 const FORMAT = readVectors('format.json')
 const PARSE = readVectors('parse.json')
 const SCENARIOS = readVectors('scenarios.json')
+const OUTCOMES = readVectors('outcomes.json')
 
 test('format vectors', () => {
   const pepper = { id: FORMAT.pepper.id, secret: Buffer.from(FORMAT.pepper.secret, 'hex') }
@@ -24,6 +25,12 @@ test('format vectors', () => {
     assert.deepEqual(kh.parse(v.key), { prefix: v.prefix, id: v.id })
     assert.equal(new RegExp(FORMAT.key_regex).exec(`token: ${v.key}.`)?.[0], v.key)
   }
+})
+
+test('outcome vectors: the core\'s HTTP status', () => {
+  assert.deepEqual(OUTCOMES.outcomes.map((v) => v.outcome).sort(), Object.values(kh.Outcome).sort())
+  for (const v of OUTCOMES.outcomes) assert.equal(kh.httpStatus(v.outcome), v.http_status, v.outcome)
+  assert.throws(() => kh.httpStatus('NOPE'))
 })
 
 test('parse vectors', () => {

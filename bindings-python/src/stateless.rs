@@ -9,6 +9,15 @@ use crate::convert::{int_in, string, type_name};
 use crate::errors::IntoPyResult;
 use crate::types::{GeneratedKey, ParsedKey, Pepper};
 
+/// The HTTP status an API answers a request with this outcome code (what
+/// `Outcome.http_status` returns).
+#[pyfunction]
+pub fn http_status(py: Python<'_>, outcome: &str) -> PyResult<u16> {
+    keyhouse::Outcome::from_code(outcome)
+        .map(keyhouse::Outcome::http_status)
+        .ok_or_else(|| crate::errors::invalid(py, format!("{outcome:?} is not an outcome")))
+}
+
 /// A key argument as text. Anything longer than the longest key is passed on
 /// as the core's `OVERSIZED_KEY` (rejected as TOO_LONG either way), so a
 /// 10 MB string is never copied. Text that cannot be

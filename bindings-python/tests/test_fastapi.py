@@ -78,7 +78,14 @@ def test_limits_are_429_with_retry_after(setup):
     spent = kh.create(permissions=["files:read"], remaining=0)
     r = client.get("/files", headers={"X-API-Key": spent.key})
     assert r.status_code == 429 and r.json()["detail"] == "USAGE_EXCEEDED"
-    assert int(r.headers["retry-after"]) >= 1
+    # No refill brings credits back: a day-long hint.
+    assert int(r.headers["retry-after"]) == 86400
+
+    # With a refill, the core says when it is due.
+    refilled = kh.create(permissions=["files:read"], remaining=0, refill=keyhouse.Refill(5, 30))
+    r = client.get("/files", headers={"X-API-Key": refilled.key})
+    assert r.status_code == 429 and r.json()["detail"] == "USAGE_EXCEEDED"
+    assert 1 <= int(r.headers["retry-after"]) <= 30
 
 
 def test_no_client_input_gets_a_500(tmp_path):

@@ -11,6 +11,7 @@ from conftest import pg_url, read_vectors
 FORMAT = read_vectors("format.json")
 PARSE = read_vectors("parse.json")
 SCENARIOS = read_vectors("scenarios.json")
+OUTCOMES = read_vectors("outcomes.json")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -31,6 +32,12 @@ def test_format(v):
     assert keyhouse.verify_hash(v["key"], v["hash_with_pepper"], [pepper])
     parsed = keyhouse.parse(v["key"])
     assert (parsed.prefix, parsed.id) == (v["prefix"], v["id"])
+
+
+def test_outcomes_have_the_core_s_http_status():
+    assert {v["outcome"] for v in OUTCOMES["outcomes"]} == {o.value for o in keyhouse.Outcome}
+    for v in OUTCOMES["outcomes"]:
+        assert keyhouse.Outcome(v["outcome"]).http_status == v["http_status"]
 
 
 def test_parse_has_enough_vectors():

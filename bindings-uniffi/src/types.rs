@@ -103,6 +103,16 @@ mirror_enum! {
     }
 }
 
+#[uniffi::export]
+impl Outcome {
+    /// The HTTP status an API answers a request with this outcome: 200,
+    /// 401 (the credential is no good), 403 (missing permissions) or 429
+    /// (a rate limit or spent credits; see `retryAfter`).
+    pub fn http_status(&self) -> u16 {
+        keyhouse::Outcome::from(*self).http_status()
+    }
+}
+
 mirror_enum! {
     /// Why a string is not a well-formed key.
     MalformedReason = keyhouse::MalformedReason, code, unknown => InvalidCharacter, {

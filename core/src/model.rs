@@ -68,6 +68,22 @@ impl Outcome {
     pub fn from_code(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|o| o.as_str() == code)
     }
+
+    /// The HTTP status an API answers a request with this outcome: 200 for
+    /// VALID; 401 when the credential is no good (malformed, unknown,
+    /// revoked, disabled, expired), so the client should authenticate
+    /// again; 403 for missing permissions (the key is good, the request is
+    /// not allowed); 429 for a rate limit or spent credits (see
+    /// `VerifyResult::retry_after` for the `Retry-After` header). Every
+    /// binding and framework integration answers with these.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::Valid => 200,
+            Self::Malformed | Self::NotFound | Self::Revoked | Self::Disabled | Self::Expired => 401,
+            Self::InsufficientPermissions => 403,
+            Self::RateLimited | Self::UsageExceeded => 429,
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -255,7 +271,9 @@ pub struct VerifyResult {
     pub key: Option<KeyInfo>,
     /// Why the key is malformed, for MALFORMED.
     pub malformed_reason: Option<MalformedReason>,
-    /// How long to wait before retrying, for RATE_LIMITED.
+    /// How long to wait before retrying: for RATE_LIMITED, exactly; for
+    /// USAGE_EXCEEDED, until the next refill, when the key has one (without
+    /// a refill, waiting does not help: `None`).
     pub retry_after: Option<Duration>,
     /// The rate-limit state, for keys with a rate limit.
     pub rate_limit: Option<RateLimitState>,

@@ -47,6 +47,20 @@ pub(crate) fn apply_refill(info: &mut KeyInfo, now: Timestamp) {
     }
 }
 
+/// How long until the next refill of a key whose refills are up to date at
+/// `now` (`apply_refill`), if it has a refill.
+pub(crate) fn next_refill_in(info: &KeyInfo, now: Timestamp) -> Option<Duration> {
+    let (Some(refill), Some(last)) = (info.refill, info.last_refill_at) else { return None };
+    Some(refill_wait(last, duration_millis(refill.interval), now))
+}
+
+/// How long from `now` until the refill period that began at `start` and
+/// lasts `interval_ms` ends; at least 1 ms.
+pub(crate) fn refill_wait(start: Timestamp, interval_ms: i64, now: Timestamp) -> Duration {
+    let due = start.as_millis().saturating_add(interval_ms.max(1));
+    Duration::from_millis(u64::try_from(due.saturating_sub(now.as_millis())).unwrap_or(0).max(1))
+}
+
 /// What the limits said about one request.
 pub(crate) enum Limits {
     /// Admitted; `row` now holds the consumed state to write.
@@ -83,7 +97,11 @@ pub(crate) fn consume(row: &mut KeyRow, now: Timestamp, cost: u32) -> Limits {
         let cost = i64::from(cost);
         if remaining < cost {
             let rate_limit = row.info.rate_limit.map(|rl| ratelimit::peek(&rl, row.rate_tat, now));
-            return Limits::Refused { outcome: Outcome::UsageExceeded, retry_after: None, rate_limit };
+            return Limits::Refused {
+                outcome: Outcome::UsageExceeded,
+                retry_after: next_refill_in(&row.info, now),
+                rate_limit,
+            };
         }
         row.info.remaining = Some(remaining - cost);
     }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use keyhouse::seam::{FixedBytes, ManualClock, OsRandom, Seams};
 use keyhouse::{
-    format, hash_key, parse, Config, CreateOptions, Error, KeyInfo, Keyhouse, MalformedReason, Pepper, RateLimit,
-    Refill, Timestamp, UpdateOptions, VerifyResult,
+    format, hash_key, parse, Config, CreateOptions, Error, KeyInfo, Keyhouse, MalformedReason, Outcome, Pepper,
+    RateLimit, Refill, Timestamp, UpdateOptions, VerifyResult,
 };
 use serde_json::{json, Map, Value};
 
@@ -43,6 +43,17 @@ fn format_vectors() {
         assert_eq!(hash_key(&g.key, Some(&pepper)).unwrap(), v["hash_with_pepper"]);
         let parsed = parse(&g.key).unwrap();
         assert_eq!((parsed.prefix.as_str(), parsed.id.as_str()), (prefix, v["id"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn outcome_vectors() {
+    let doc = read_vectors("outcomes.json");
+    let vectors = doc["outcomes"].as_array().unwrap();
+    assert_eq!(vectors.len(), Outcome::ALL.len(), "every outcome has its vector");
+    for v in vectors {
+        let outcome = Outcome::from_code(v["outcome"].as_str().unwrap()).unwrap();
+        assert_eq!(u64::from(outcome.http_status()), v["http_status"].as_u64().unwrap(), "{outcome}");
     }
 }
 

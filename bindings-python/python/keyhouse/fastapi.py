@@ -19,22 +19,13 @@ missing permissions get 403; a rate limit or exhausted credits get 429 with
 """
 
 import math
-from datetime import datetime, timezone
 from typing import Optional, Sequence
 
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from . import KeyInfo, Keyhouse, Outcome, VerifyResult
+from . import KeyInfo, Keyhouse, VerifyResult
 
-_UNAUTHORIZED = {
-    Outcome.MALFORMED,
-    Outcome.NOT_FOUND,
-    Outcome.REVOKED,
-    Outcome.DISABLED,
-    Outcome.EXPIRED,
-}
-_TOO_MANY = {Outcome.RATE_LIMITED, Outcome.USAGE_EXCEEDED}
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 
 
@@ -88,28 +79,23 @@ class APIKeyAuth:
     def accept(result: VerifyResult) -> KeyInfo:
         """The key's info for a VALID result; the matching HTTPException otherwise."""
         outcome = result.outcome
-        if outcome is Outcome.VALID and result.key is not None:
+        # The status is the core's, the same in every binding.
+        status = outcome.http_status
+        if status == 200 and result.key is not None:
             return result.key
-        if outcome in _UNAUTHORIZED:
-            raise HTTPException(status_code=401, detail=outcome.value, headers=_CHALLENGE)
-        if outcome is Outcome.INSUFFICIENT_PERMISSIONS:
+        if status == 403:
             raise HTTPException(status_code=403, detail=outcome.value)
-        if outcome in _TOO_MANY:
+        if status == 429:
             retry = result.retry_after
-            # Credits do not come back by waiting unless a refill is due; say
-            # so with a day-long hint rather than inviting a hot retry loop.
-            seconds = math.ceil(retry.total_seconds()) if retry is not None else _refill_wait(result)
+            # The core gives the wait for a rate limit, and for spent credits
+            # until the next refill. Credits no refill brings back do not
+            # return by waiting: a day-long hint, not a hot retry loop.
+            seconds = math.ceil(retry.total_seconds()) if retry is not None else _NO_REFILL
             raise HTTPException(status_code=429, detail=outcome.value, headers={"Retry-After": str(max(seconds, 1))})
         raise HTTPException(status_code=401, detail=outcome.value, headers=_CHALLENGE)
 
 
-def _refill_wait(result: VerifyResult) -> int:
-    """Seconds until the key's next refill, or a day when none is scheduled."""
-    key = result.key
-    if key is not None and key.refill is not None and key.last_refill_at is not None:
-        due = key.last_refill_at + key.refill.interval
-        return math.ceil((due - datetime.now(timezone.utc)).total_seconds())
-    return 86400
+_NO_REFILL = 86400
 
 
 __all__ = ["APIKeyAuth"]

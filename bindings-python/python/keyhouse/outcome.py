@@ -2,6 +2,8 @@
 
 from enum import Enum
 
+from . import _native
+
 
 class Outcome(str, Enum):
     """What verifying a key found. Members compare equal to their code strings."""
@@ -18,3 +20,11 @@ class Outcome(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status an API answers a request with this outcome: 200,
+        401 (the credential is no good), 403 (missing permissions) or 429 (a
+        rate limit or spent credits; see `VerifyResult.retry_after`). The
+        same in every language, decided by the core."""
+        return _native.http_status(self.value)

@@ -36,7 +36,7 @@ use crate::model::{Outcome, RateLimitState};
 use crate::ratelimit::{self, Decision};
 use crate::seam::Clock;
 use crate::time::duration_millis;
-use crate::verify::apply_refill;
+use crate::verify::{apply_refill, refill_wait};
 use crate::{RateLimit, Timestamp};
 
 /// The longest a refusal is answered from memory before the store is asked again.
@@ -139,7 +139,8 @@ impl Lease {
                 if fresh && c.stored.saturating_add(c.left) < cost {
                     let rate_limit =
                         self.slots.as_ref().map(|s| ratelimit::peek(&s.rate_limit, Some(slot.unwrap_or(s.end)), now));
-                    return Taken::Refused { outcome: Outcome::UsageExceeded, retry_after: None, rate_limit };
+                    let retry_after = c.period.map(|(start, len)| refill_wait(start, len, now));
+                    return Taken::Refused { outcome: Outcome::UsageExceeded, retry_after, rate_limit };
                 }
                 return Taken::Renew;
             }

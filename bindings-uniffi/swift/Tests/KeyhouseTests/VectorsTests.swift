@@ -30,6 +30,18 @@ final class VectorsTests: XCTestCase {
         XCTAssertEqual(keyRegex(), file["key_regex"] as! String)
     }
 
+    func testOutcomeVectors() throws {
+        let vectors = try Support.vectors("outcomes.json")["outcomes"] as! [[String: Any]]
+        let all: [Outcome] = [.valid, .malformed, .notFound, .revoked, .disabled, .expired,
+                              .insufficientPermissions, .rateLimited, .usageExceeded]
+        XCTAssertEqual(vectors.count, all.count)
+        for v in vectors {
+            let code = v["outcome"] as! String
+            let outcome = try XCTUnwrap(all.first { $0.code() == code }, code)
+            XCTAssertEqual(Int(outcome.httpStatus()), v["http_status"] as! Int, code)
+        }
+    }
+
     func testParseVectors() throws {
         let vectors = try Support.vectors("parse.json")["vectors"] as! [[String: Any]]
         XCTAssertGreaterThanOrEqual(vectors.count, 40)

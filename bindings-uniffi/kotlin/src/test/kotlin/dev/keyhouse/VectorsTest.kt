@@ -39,6 +39,17 @@ class VectorsTest {
     }
 
     @Test
+    fun outcomeVectors() {
+        val vectors = Support.vectors("outcomes.json").getJSONArray("outcomes")
+        assertEquals(Outcome.values().size, vectors.length())
+        for (i in 0 until vectors.length()) {
+            val v = vectors.getJSONObject(i)
+            val outcome = Outcome.values().first { it.code() == v.getString("outcome") }
+            assertEquals(v.getInt("http_status"), outcome.httpStatus().toInt(), outcome.code())
+        }
+    }
+
+    @Test
     fun parseVectors() {
         val vectors = Support.vectors("parse.json").getJSONArray("vectors")
         assertTrue(vectors.length() >= 40)
