@@ -27,6 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from . import KeyInfo, Keyhouse, VerifyResult
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+# Seconds of Retry-After for credits that no refill brings back.
+_NO_REFILL = 86400
 
 
 class APIKeyAuth:
@@ -93,9 +95,6 @@ class APIKeyAuth:
             seconds = math.ceil(retry.total_seconds()) if retry is not None else _NO_REFILL
             raise HTTPException(status_code=429, detail=outcome.value, headers={"Retry-After": str(max(seconds, 1))})
         raise HTTPException(status_code=401, detail=outcome.value, headers=_CHALLENGE)
-
-
-_NO_REFILL = 86400
 
 
 __all__ = ["APIKeyAuth"]
