@@ -95,6 +95,12 @@ impl Slots {
     }
 }
 
+/// The refill period `row`'s credits belong to, once its refills are
+/// applied: its start and length in ms; `None` without a refill.
+fn refill_period(row: &KeyRow, now: Timestamp) -> Option<(Timestamp, i64)> {
+    row.info.refill.map(|r| (row.info.last_refill_at.unwrap_or(now), duration_millis(r.interval)))
+}
+
 fn scaled_now(rl: &RateLimit, now: Timestamp) -> i64 {
     now.as_millis().saturating_mul(i64::from(rl.limit))
 }
@@ -194,8 +200,7 @@ impl Lease {
         let mut changed = false;
         if let (Some(c), Some(_)) = (&self.credits, row.info.remaining) {
             apply_refill(&mut row.info, now);
-            let period = row.info.refill.map(|r| (row.info.last_refill_at.unwrap_or(now), duration_millis(r.interval)));
-            if c.left > 0 && period == c.period {
+            if c.left > 0 && refill_period(row, now) == c.period {
                 row.info.remaining = row.info.remaining.map(|r| r.saturating_add(c.left));
                 changed = true;
             }
@@ -236,8 +241,7 @@ impl Lease {
         let credits = row.info.remaining.map(|stored| {
             let left = stored.min(i64::from(cost).saturating_mul(more)).max(0);
             row.info.remaining = Some(stored - left);
-            let period = row.info.refill.map(|r| (row.info.last_refill_at.unwrap_or(now), duration_millis(r.interval)));
-            Credits { left, stored: stored - left, period }
+            Credits { left, stored: stored - left, period: refill_period(row, now) }
         });
         Lease { epoch: row.limit_epoch, taken_at: now, last_used: now, slots, credits }
     }
@@ -250,11 +254,7 @@ impl Lease {
             let tat = row.rate_tat.unwrap_or(i64::MIN).max(scaled_now(&rl, now));
             Slots { rate_limit: rl, next: tat, end: tat }
         });
-        let credits = row.info.remaining.map(|stored| Credits {
-            left: 0,
-            stored,
-            period: row.info.refill.map(|r| (row.info.last_refill_at.unwrap_or(now), duration_millis(r.interval))),
-        });
+        let credits = row.info.remaining.map(|stored| Credits { left: 0, stored, period: refill_period(row, now) });
         Lease { epoch: row.limit_epoch, taken_at: now, last_used: now, slots, credits }
     }
 }
@@ -267,6 +267,15 @@ pub(crate) struct Renewal {
     pub granted: Option<Lease>,
     /// Whether the transaction gave `returning` back (it may answer first).
     pub gave_back: bool,
+}
+
+impl Renewal {
+    /// Gives `returning` back into `row` (read in the renewal's write
+    /// transaction) and marks it done; whether `row` changed.
+    pub(crate) fn give_back_into(&mut self, row: &mut KeyRow, now: Timestamp) -> bool {
+        self.gave_back = true;
+        self.returning.iter().fold(false, |changed, lease| lease.give_back(row, now) | changed)
+    }
 }
 
 /// The leases of one store, by key id, and the thread that returns idle ones.

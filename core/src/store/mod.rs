@@ -203,60 +203,54 @@ impl Keyhouse {
             self.check_expiry_bound(expires_at, now)?;
         }
         let changes_limits = options.remaining.is_some() || options.refill.is_some() || options.rate_limit.is_some();
-        let row = self.with_own_leases(id, |tx, mine| {
-            {
-                let mut row = tx.load_existing(id)?;
-                for lease in mine {
-                    lease.give_back(&mut row, now);
-                }
-                if let (true, Some(next)) = (changes_limits, &row.limit_source) {
-                    return Err(Error::invalid(format!(
-                        "key {id} was rolled and spends the limits of {next}; change those on {next}"
-                    )));
-                }
-                apply_refill(&mut row.info, now);
-                let info = &mut row.info;
-                if let Some(name) = options.name {
-                    info.name = name;
-                }
-                if let Some(enabled) = options.enabled {
-                    info.enabled = enabled;
-                }
-                if let Some(p) = options.permissions {
-                    info.permissions = dedup(p);
-                }
-                if let Some(m) = options.metadata {
-                    info.metadata = m;
-                }
-                if let Some(e) = options.expires_at {
-                    info.expires_at = e;
-                }
-                if let Some(r) = options.remaining {
-                    info.remaining = r;
-                }
-                if let Some(refill) = options.refill {
-                    info.refill = refill;
-                    info.last_refill_at = refill.map(|_| now);
-                    if let (Some(r), None) = (refill, info.remaining) {
-                        info.remaining = Some(r.amount);
-                    }
-                }
-                if info.refill.is_some() && info.remaining.is_none() {
-                    return Err(Error::invalid("a key with a refill needs credits: clear the refill first"));
-                }
-                if let Some(rl) = options.rate_limit {
-                    info.rate_limit = rl;
-                    row.rate_tat = None;
-                }
-                if changes_limits {
-                    // Credits set by hand replace the balance: leases taken from
-                    // the old one must not be spent beside it, nor added to it.
-                    row.limit_epoch += 1;
-                }
-                row.info.updated_at = now;
-                tx.update(&row)?;
-                Ok(row)
+        let row = self.write_key(id, now, |tx, mut row| {
+            if let (true, Some(next)) = (changes_limits, &row.limit_source) {
+                return Err(Error::invalid(format!(
+                    "key {id} was rolled and spends the limits of {next}; change those on {next}"
+                )));
             }
+            apply_refill(&mut row.info, now);
+            let info = &mut row.info;
+            if let Some(name) = options.name {
+                info.name = name;
+            }
+            if let Some(enabled) = options.enabled {
+                info.enabled = enabled;
+            }
+            if let Some(p) = options.permissions {
+                info.permissions = dedup(p);
+            }
+            if let Some(m) = options.metadata {
+                info.metadata = m;
+            }
+            if let Some(e) = options.expires_at {
+                info.expires_at = e;
+            }
+            if let Some(r) = options.remaining {
+                info.remaining = r;
+            }
+            if let Some(refill) = options.refill {
+                info.refill = refill;
+                info.last_refill_at = refill.map(|_| now);
+                if let (Some(r), None) = (refill, info.remaining) {
+                    info.remaining = Some(r.amount);
+                }
+            }
+            if info.refill.is_some() && info.remaining.is_none() {
+                return Err(Error::invalid("a key with a refill needs credits: clear the refill first"));
+            }
+            if let Some(rl) = options.rate_limit {
+                info.rate_limit = rl;
+                row.rate_tat = None;
+            }
+            if changes_limits {
+                // Credits set by hand replace the balance: leases taken from
+                // the old one must not be spent beside it, nor added to it.
+                row.limit_epoch += 1;
+            }
+            row.info.updated_at = now;
+            tx.update(&row)?;
+            Ok(row)
         })?;
         Ok(self.present(row, now))
     }
@@ -452,14 +446,26 @@ impl Keyhouse {
         row.info
     }
 
-    /// Runs `f`, a write that changes key `id`, after taking this store's
-    /// leases on the key out of the book: `f` gives them back into the row
-    /// it writes (a roll then carries their credits to the new key). If `f`
-    /// fails, they stay held.
-    fn with_own_leases<T>(&self, id: &str, f: impl FnOnce(&mut dyn Tx, &[lease::Lease]) -> Result<T>) -> Result<T> {
-        let Some(book) = &self.leases else { return self.db.write(|tx| f(tx, &[])) };
+    /// Runs `f`, a write that changes key `id`, on its row (NOT_FOUND if
+    /// there is none) with this store's leases on the key given back into
+    /// it, so that `f` writes them back with the rest (a roll then carries
+    /// their credits to the new key). If `f` fails, they stay held.
+    fn write_key<T>(&self, id: &str, now: Timestamp, f: impl FnOnce(&mut dyn Tx, KeyRow) -> Result<T>) -> Result<T> {
+        let Some(book) = &self.leases else {
+            return self.db.write(|tx| {
+                let row = tx.load_existing(id)?;
+                f(tx, row)
+            });
+        };
         let mine = book.take_key(id);
-        lease::write_giving_back(&*self.db, |tx| f(tx, &mine)).map_err(|(e, still_held)| {
+        let result = lease::write_giving_back(&*self.db, |tx| {
+            let mut row = tx.load_existing(id)?;
+            for lease in &mine {
+                lease.give_back(&mut row, now);
+            }
+            f(tx, row)
+        });
+        result.map_err(|(e, still_held)| {
             if still_held {
                 self.hold(book, id, mine);
             }

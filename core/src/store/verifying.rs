@@ -207,10 +207,7 @@ impl Keyhouse {
         let mut gave_back = false;
         let mut renewal = renewal;
         if let (Some(r), None) = (renewal.as_deref_mut(), &row.limit_source) {
-            for lease in &r.returning {
-                gave_back |= lease.give_back(&mut row, now);
-            }
-            r.gave_back = true;
+            gave_back = r.give_back_into(&mut row, now);
         }
         if !same_secret(&row, proved) {
             // Re-hashed since the cached copy was read: prove the secret
@@ -249,10 +246,7 @@ impl Keyhouse {
         let mut source_changed = false;
         if let (Some(r), true) = (renewal.as_deref_mut(), in_grace) {
             // In a grace period, the leases returned are on the new key.
-            for lease in &r.returning {
-                source_changed |= lease.give_back(holder, now);
-            }
-            r.gave_back = true;
+            source_changed = r.give_back_into(holder, now);
         }
         let decision = consume(holder, now, cost);
         // A key in its grace period spends exactly: no lease is taken on
