@@ -51,9 +51,21 @@ impl Db {
     }
 
     fn open(&self, clock: &Arc<ManualClock>, lease_size: Option<u32>) -> Keyhouse {
-        let config = Config { lease_size, schema: self.schema.clone(), pool_size: 2, ..Config::default() };
+        self.open_with(clock, Config { lease_size, ..Config::default() })
+    }
+
+    /// A store with `config`, in this database's schema, on `clock`.
+    fn open_with(&self, clock: &Arc<ManualClock>, config: Config) -> Keyhouse {
+        let config = Config { schema: self.schema.clone(), pool_size: 2, ..config };
         Keyhouse::open_with_seams(&self.path, config, Seams { clock: clock.clone(), random: Arc::new(OsRandom) })
             .unwrap()
+    }
+
+    /// A clock at `T0`, and an exact-mode store on it for creating and checking keys.
+    fn start(&self) -> (Arc<ManualClock>, Keyhouse) {
+        let clock = ManualClock::new(Timestamp::from_millis(T0));
+        let admin = self.open(&clock, None);
+        (clock, admin)
     }
 }
 
@@ -124,8 +136,7 @@ fn storm_with(
 }
 
 fn credits_are_never_over_spent(db: &Db) {
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let credits = 600;
     let (key, id) = create(&admin, CreateOptions { remaining: Some(credits), ..Default::default() });
     let (admitted, crashed) = storm(db, &clock, &key, 3000, 5, 7);
@@ -168,8 +179,7 @@ fn rate_limits_stay_within_gcra(db: &Db) {
     let rl = RateLimit { limit: 20, window: Duration::from_millis(1000) };
     let mut runs = Vec::new();
     for lease in [Some(8), None] {
-        let clock = ManualClock::new(Timestamp::from_millis(T0));
-        let admin = db.open(&clock, None);
+        let (clock, admin) = db.start();
         let (key, _) = create(&admin, CreateOptions { rate_limit: Some(rl), ..Default::default() });
         let (admitted, _) = storm_with(db, &clock, &key, 4000, 40, 11, lease);
         let times: Vec<i64> = admitted.iter().map(|&(t, _)| t).collect();
@@ -213,8 +223,7 @@ fn leased_rate_limits_stay_within_gcra_on_postgres() {
 #[test]
 fn leased_credits_stay_in_their_refill_period() {
     let db = Db::sqlite();
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let refill = Refill { amount: 30, interval: Duration::from_millis(1000) };
     let (key, _) = create(&admin, CreateOptions { remaining: Some(30), refill: Some(refill), ..Default::default() });
     let (admitted, _) = storm(&db, &clock, &key, 3000, 20, 3);
@@ -231,14 +240,12 @@ fn leased_credits_stay_in_their_refill_period() {
 #[test]
 fn leased_mode_admits_from_memory_while_another_process_holds_the_write_lock() {
     let db = Db::sqlite();
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let rl = RateLimit { limit: 3, window: Duration::from_secs(3600) };
     let (credits, _) = create(&admin, CreateOptions { remaining: Some(100), ..Default::default() });
     let (limited, _) = create(&admin, CreateOptions { rate_limit: Some(rl), ..Default::default() });
     let config = Config { lease_size: Some(10), busy_timeout: Duration::from_millis(50), ..Config::default() };
-    let seams = Seams { clock: clock.clone(), random: Arc::new(OsRandom) };
-    let kh = Keyhouse::open_with_seams(&db.path, config, seams).unwrap();
+    let kh = db.open_with(&clock, config);
     // One write each takes a lease.
     assert_eq!(kh.verify(&credits, &[], 1).unwrap().outcome, Outcome::Valid);
     assert_eq!(kh.verify(&limited, &[], 1).unwrap().outcome, Outcome::Valid);
@@ -265,12 +272,10 @@ fn leased_mode_admits_from_memory_while_another_process_holds_the_write_lock() {
 #[test]
 fn an_idle_lease_goes_back_without_flush_or_close() {
     let db = Db::sqlite();
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let (key, id) = create(&admin, CreateOptions { remaining: Some(20), ..Default::default() });
     let config = Config { lease_size: Some(16), lease_idle: Duration::from_millis(100), ..Config::default() };
-    let seams = Seams { clock: clock.clone(), random: Arc::new(OsRandom) };
-    let holder = Keyhouse::open_with_seams(&db.path, config, seams).unwrap();
+    let holder = db.open_with(&clock, config);
     assert_eq!(holder.verify(&key, &[], 1).unwrap().outcome, Outcome::Valid);
     assert_eq!(admin.get(&id).unwrap().remaining, Some(4), "15 leased, 1 spent");
     assert_eq!(holder.get(&id).unwrap().remaining, Some(19), "the holder counts its own lease");
@@ -290,8 +295,7 @@ fn an_idle_lease_goes_back_without_flush_or_close() {
 #[test]
 fn setting_credits_cancels_leases_taken_before() {
     for db in [Db::sqlite(), Db::postgres()] {
-        let clock = ManualClock::new(Timestamp::from_millis(T0));
-        let admin = db.open(&clock, None);
+        let (clock, admin) = db.start();
         let (key, id) = create(&admin, CreateOptions { remaining: Some(100), ..Default::default() });
         let a = db.open(&clock, Some(50));
         assert_eq!(a.verify(&key, &[], 1).unwrap().outcome, Outcome::Valid);
@@ -339,8 +343,7 @@ fn bad_lease_settings_are_refused() {
 #[test]
 fn threads_of_one_store_hold_one_lease_between_them() {
     let db = Db::sqlite();
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let (key, id) = create(&admin, CreateOptions { remaining: Some(100_000), ..Default::default() });
     let kh = Arc::new(db.open(&clock, Some(10)));
     // Eight threads verify at once, with no lease held yet.
@@ -365,8 +368,7 @@ fn threads_of_one_store_hold_one_lease_between_them() {
 #[test]
 fn a_lease_takes_no_rate_limit_slots_its_credits_cannot_pay_for() {
     let db = Db::sqlite();
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let rl = RateLimit { limit: 10, window: Duration::from_secs(1) };
     let (key, _) = create(&admin, CreateOptions { remaining: Some(1), rate_limit: Some(rl), ..Default::default() });
     let leased = db.open(&clock, Some(8));
@@ -378,8 +380,7 @@ fn a_lease_takes_no_rate_limit_slots_its_credits_cannot_pay_for() {
 #[test]
 fn a_lease_on_a_disabled_key_admits_nothing_and_goes_back_on_close() {
     let db = Db::sqlite();
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let admin = db.open(&clock, None);
+    let (clock, admin) = db.start();
     let (key, id) = create(&admin, CreateOptions { remaining: Some(50), ..Default::default() });
     let leased = db.open(&clock, Some(20));
     assert_eq!(leased.verify(&key, &[], 1).unwrap().outcome, Outcome::Valid);
