@@ -35,6 +35,23 @@ const kinds = {
   both: { remaining: CREDITS, rateLimit: { limit: 1000000, window: HOUR } },
 }
 
+/**
+ * Prints, for each kind of key, the per-call time of a baseline and of
+ * `store.verifySync` on that key, side by side in one run (each warmed up once).
+ */
+function compare(store, keys, [baseName, base], oursName) {
+  console.log(`${'key'.padEnd(11)} ${`${baseName} µs`.padStart(9)} ${`${oursName} µs`.padStart(12)} ${`${oursName}/${baseName}`.padStart(15)}`)
+  for (const [name, key] of Object.entries(keys)) {
+    const ours = () => store.verifySync(key).outcome === 'VALID'
+    if (!ours() || !base()) throw new Error(`${name}: setup failed`)
+    perCall(base)
+    perCall(ours)
+    const b = perCall(base) / 1000
+    const mine = perCall(ours) / 1000
+    console.log(`${name.padEnd(11)} ${b.toFixed(2).padStart(9)} ${mine.toFixed(2).padStart(12)} ${(mine / b).toFixed(2).padStart(14)}x`)
+  }
+}
+
 function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhouse-spend-'))
   try {
@@ -68,32 +85,14 @@ function main() {
     }
 
     if (!floor()) throw new Error('floor setup failed')
-    console.log(`${'key'.padEnd(11)} ${'floor µs'.padStart(9)} ${'Keyhouse µs'.padStart(12)} ${'Keyhouse/floor'.padStart(15)}`)
-    for (const [name, key] of Object.entries(keys)) {
-      const ours = () => kh.verifySync(key).outcome === 'VALID'
-      if (!ours()) throw new Error(`${name}: setup failed`)
-      perCall(floor)
-      perCall(ours)
-      const base = perCall(floor) / 1000
-      const mine = perCall(ours) / 1000
-      console.log(`${name.padEnd(11)} ${base.toFixed(2).padStart(9)} ${mine.toFixed(2).padStart(12)} ${(mine / base).toFixed(2).padStart(14)}x`)
-    }
+    compare(kh, keys, ['floor', floor], 'Keyhouse')
     kh.closeSync()
     db.close()
 
     const leased = Keyhouse.open(path.join(dir, 'keyhouse.db'), { leaseSize: 100 })
     const plainKey = leased.createSync().key
-    const plain = () => leased.verifySync(plainKey).outcome === 'VALID'
-    console.log(`\nleased mode (leaseSize 100)\n${'key'.padEnd(11)} ${'plain µs'.padStart(9)} ${'leased µs'.padStart(12)} ${'leased/plain'.padStart(15)}`)
-    for (const [name, key] of Object.entries(keys)) {
-      const ours = () => leased.verifySync(key).outcome === 'VALID'
-      if (!ours() || !plain()) throw new Error(`${name}: setup failed`)
-      perCall(plain)
-      perCall(ours)
-      const base = perCall(plain) / 1000
-      const mine = perCall(ours) / 1000
-      console.log(`${name.padEnd(11)} ${base.toFixed(2).padStart(9)} ${mine.toFixed(2).padStart(12)} ${(mine / base).toFixed(2).padStart(14)}x`)
-    }
+    console.log('\nleased mode (leaseSize 100)')
+    compare(leased, keys, ['plain', () => leased.verifySync(plainKey).outcome === 'VALID'], 'leased')
     leased.closeSync()
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
