@@ -32,6 +32,7 @@ pub mod permissions;
 mod ratelimit;
 #[doc(hidden)]
 pub mod seam;
+pub mod self_service;
 mod store;
 mod time;
 pub(crate) mod util;

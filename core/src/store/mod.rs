@@ -324,7 +324,8 @@ impl Keyhouse {
         })
     }
 
-    fn now(&self) -> Timestamp {
+    /// The store's clock (a test clock under the seam).
+    pub(crate) fn now(&self) -> Timestamp {
         self.seams.clock.now()
     }
 

@@ -1,0 +1,126 @@
+//! The JSON of the self-service contract: request bodies in, keys out.
+//! Names are camelCase, durations are whole seconds, times are RFC 3339.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::policy::{RateLimitWire, RefillWire};
+use crate::error::{Error, Result};
+use crate::model::{CreatedKey, KeyInfo, Metadata};
+use crate::Timestamp;
+
+/// `POST /keys`. Unknown fields are refused, so a field the owner may not
+/// set (or a typo) is an error, not silently dropped.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CreateBody {
+    pub name: Option<String>,
+    pub expires_in: Option<u64>,
+    pub permissions: Option<Vec<String>>,
+    pub metadata: Option<Metadata>,
+    pub prefix: Option<String>,
+    pub remaining: Option<i64>,
+    pub refill: Option<RefillWire>,
+    pub rate_limit: Option<RateLimitWire>,
+}
+
+/// `PATCH /keys/{id}`. A `null` name clears it; limits take `null` to
+/// remove them (when the policy lets owners set limits at all).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct UpdateBody {
+    #[serde(deserialize_with = "nullable")]
+    pub name: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub metadata: Option<Metadata>,
+    #[serde(deserialize_with = "nullable")]
+    pub remaining: Option<Option<i64>>,
+    #[serde(deserialize_with = "nullable")]
+    pub refill: Option<Option<RefillWire>>,
+    #[serde(deserialize_with = "nullable")]
+    pub rate_limit: Option<Option<RateLimitWire>>,
+}
+
+impl UpdateBody {
+    /// Whether the body touches credits, refill or rate limit.
+    pub fn sets_limits(&self) -> bool {
+        self.remaining.is_some() || self.refill.is_some() || self.rate_limit.is_some()
+    }
+}
+
+/// `POST /keys/{id}/roll`.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RollBody {
+    pub grace: Option<u64>,
+}
+
+/// `POST /keys/{id}/revoke` takes an empty object (or no body).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EmptyBody {}
+
+/// A present field, `null` included, as `Some`; an absent one stays `None`
+/// through `#[serde(default)]`.
+fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Reads a JSON body; no body at all reads as `{}`.
+pub(crate) fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    // serde_json's messages name the problem and its position, never more
+    // of the input than a field name.
+    serde_json::from_slice(body).map_err(|e| Error::invalid(format!("request body: {e}")))
+}
+
+/// A key as the API shows it. The owner is the caller, so it is not repeated.
+pub(crate) fn key_json(info: &KeyInfo, now: Timestamp) -> Map<String, Value> {
+    let time = |t: Option<Timestamp>| t.map(|t| Value::String(t.to_string())).unwrap_or(Value::Null);
+    let status = if info.revoked_at.is_some() {
+        "revoked"
+    } else if info.expires_at.is_some_and(|t| t <= now) {
+        "expired"
+    } else if !info.enabled {
+        "disabled"
+    } else {
+        "active"
+    };
+    let fields = json!({
+        "id": info.id,
+        "prefix": info.prefix,
+        "name": info.name,
+        "permissions": info.permissions,
+        "metadata": info.metadata,
+        "enabled": info.enabled,
+        "status": status,
+        "createdAt": info.created_at.to_string(),
+        "updatedAt": info.updated_at.to_string(),
+        "expiresAt": time(info.expires_at),
+        "revokedAt": time(info.revoked_at),
+        "lastUsedAt": time(info.last_used_at),
+        "usageCount": info.usage_count,
+        "remaining": info.remaining,
+        "refill": info.refill.map(|r| json!({"amount": r.amount, "interval": r.interval.as_secs_f64()})),
+        "rateLimit": info.rate_limit.map(|r| json!({"limit": r.limit, "window": r.window.as_secs_f64()})),
+    });
+    match fields {
+        Value::Object(map) => map,
+        // json! of an object literal is always an object.
+        _ => Map::new(),
+    }
+}
+
+/// A created or rolled key: its info plus the plaintext, which appears in
+/// this one response and nowhere else.
+pub(crate) fn created_json(created: &CreatedKey, now: Timestamp) -> Map<String, Value> {
+    let mut map = key_json(&created.info, now);
+    map.insert("key".into(), Value::String(created.key.clone()));
+    map
+}
