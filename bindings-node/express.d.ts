@@ -26,3 +26,50 @@ export declare function apiKeyAuth(
   keyhouse: Keyhouse,
   options?: AuthOptions & { property?: string },
 ): (req: any, res: any, next: (err?: unknown) => void) => void
+
+/** What owners may do to their keys (all durations in whole seconds). */
+export interface KeyPolicy {
+  /** The permissions owners may grant; `*` never. */
+  permissions?: string[]
+  /** What a key gets when the request names no permissions (a subset of `permissions`). */
+  defaultPermissions?: string[]
+  /** Prefixes owners may pick; by default only the store's. */
+  prefixes?: string[]
+  /** The longest lifetime an owner may give a key; also the default lifetime. */
+  maxExpiresIn?: number
+  /** The longest grace period of a roll (default one day). */
+  maxGrace?: number
+  /** Whether owners may delete keys (default false; revoking is always allowed). */
+  allowDelete?: boolean
+  /** Whether owners may set credits, refill and rate limit (default false: admin-only). */
+  ownerLimits?: boolean
+  /** Credits every owner-created key gets. */
+  remaining?: number
+  /** A refill every owner-created key gets (`interval` in seconds). */
+  refill?: { amount: number; interval: number }
+  /** A rate limit every owner-created key gets (`window` in seconds). */
+  rateLimit?: { limit: number; window: number }
+  /** The largest body accepted (default 16384 bytes). */
+  maxBodyBytes?: number
+}
+
+/** A change an owner made to a key. It never holds the key. */
+export interface KeyEvent {
+  type: 'created' | 'revoked' | 'rolled' | 'deleted'
+  ownerId: string
+  /** The key acted on; for a roll, the old key. */
+  keyId: string
+  /** For a roll, the replacement's id; otherwise null. */
+  newKeyId: string | null
+  at: Date
+}
+
+export interface KeyRouterOptions extends KeyPolicy {
+  /** The signed-in caller's owner id, or null when no one is (401). */
+  owner: (req: any) => string | null | undefined | Promise<string | null | undefined>
+  /** Called after each create, revoke, roll and delete, for audit logs and emails. */
+  onEvent?: (event: KeyEvent) => void | Promise<void>
+}
+
+/** An `express.Router` serving `/keys…` for signed-in owners (contract: core/src/self_service/openapi.yaml). */
+export declare function keyRouter(keyhouse: Keyhouse, options: KeyRouterOptions): any

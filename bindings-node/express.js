@@ -5,8 +5,12 @@
 //   app.get('/files', apiKeyAuth(kh, { permissions: ['files:read'] }), (req, res) => {
 //     res.json({ owner: req.apiKey.ownerId })
 //   })
+//
+// And self-service key management for signed-in users (see keyRouter):
+//
+//   app.use('/api', keyRouter(kh, { owner: (req) => req.user?.id ?? null, permissions: ['read'] }))
 
-const { httpStatus } = require('./index.js')
+const { httpStatus, KeyApi } = require('./index.js')
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="api"' }
 
@@ -78,4 +82,97 @@ function apiKeyAuth(keyhouse, options = {}) {
   }
 }
 
-module.exports = { apiKeyAuth, checkRequest, keyFromHeaders }
+/**
+ * An `express.Router` with which signed-in users manage their own keys:
+ * `/keys` and `/keys/:id` (with `/revoke` and `/roll`) below where it is
+ * mounted. `options.owner(req)` returns the caller's owner id (or a promise
+ * of it), or `null` when no one is signed in (401).
+ *
+ * Every rule and answer is the core's (`KeyApi`), the same as FastAPI's
+ * `key_router`; the contract is `core/src/self_service/openapi.yaml`. The
+ * other options are the policy: `permissions`, `defaultPermissions`,
+ * `prefixes`, `maxExpiresIn`, `maxGrace` (seconds), `allowDelete`,
+ * `ownerLimits`, `remaining`, `refill`, `rateLimit`, `maxBodyBytes`. A
+ * misspelt one is an INVALID_ARGUMENT here, not a silent default.
+ *
+ * `options.onEvent(event)` (may return a promise) is called after each
+ * create, revoke, roll and delete; if it fails, the error is logged and
+ * the answer still goes out, since the change is already made.
+ */
+function keyRouter(keyhouse, options = {}) {
+  const { owner, onEvent, ...policy } = options
+  if (typeof owner !== 'function') {
+    throw new TypeError('keyRouter: options.owner must be a function (req) => ownerId | null')
+  }
+  if (onEvent !== undefined && typeof onEvent !== 'function') {
+    throw new TypeError('keyRouter: options.onEvent must be a function')
+  }
+  const api = new KeyApi(keyhouse, JSON.stringify(policy))
+  // express is the app's own dependency (a peer of this package).
+  const router = require('express').Router()
+  router.use((req, res, next) => {
+    if (req.path !== '/keys' && !req.path.startsWith('/keys/')) return next()
+    answer(api, owner, onEvent, req, res).catch(next)
+  })
+  return router
+}
+
+async function answer(api, owner, onEvent, req, res) {
+  const who = await owner(req)
+  const ownerId = who === null || who === undefined || who === '' ? null : String(who)
+  const body = await readBody(req, api.maxBodyBytes)
+  const q = req.url.indexOf('?')
+  const query = q < 0 ? '' : req.url.slice(q + 1)
+  const contentType = req.headers['content-type'] ?? null
+  const reply = await api.handle(ownerId, req.method, req.path, query, contentType, body)
+  if (reply.event && onEvent) await emit(onEvent, reply.event)
+  res.status(reply.status).set(reply.headers)
+  if (reply.body) res.send(reply.body)
+  else res.end()
+}
+
+/**
+ * The body, never more than one byte past `limit`: enough for the core to
+ * refuse it (only its length matters then) without holding a huge upload.
+ * A body that a parser such as `express.json()` already read is taken as
+ * the JSON it parsed.
+ */
+function readBody(req, limit) {
+  if (req._body || req.readableEnded) {
+    return Promise.resolve(Buffer.from(req.body === undefined ? '' : JSON.stringify(req.body)))
+  }
+  if (Number(req.headers['content-length']) > limit) {
+    req.resume()
+    return Promise.resolve(Buffer.alloc(limit + 1))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    let size = 0
+    let done = false
+    req.on('data', (chunk) => {
+      if (done) return
+      chunks.push(chunk)
+      size += chunk.length
+      if (size > limit) {
+        done = true
+        resolve(Buffer.concat(chunks).subarray(0, limit + 1))
+      }
+    })
+    req.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks))
+    })
+    req.on('error', reject)
+  })
+}
+
+async function emit(onEvent, json) {
+  const raw = JSON.parse(json)
+  const event = { ...raw, at: new Date(raw.at) }
+  try {
+    await onEvent(event)
+  } catch (err) {
+    console.error(`keyhouse: onEvent failed for ${event.type} of key ${event.keyId}:`, err)
+  }
+}
+
+module.exports = { apiKeyAuth, checkRequest, keyFromHeaders, keyRouter }

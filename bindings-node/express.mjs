@@ -2,4 +2,4 @@
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
-export const { apiKeyAuth, checkRequest, keyFromHeaders } = require('./express.js')
+export const { apiKeyAuth, checkRequest, keyFromHeaders, keyRouter } = require('./express.js')

@@ -146,6 +146,19 @@ export declare class GeneratedKey {
 }
 
 /**
+ * The owner-scoped key API over one store, with the app's policy (JSON).
+ * `keyRouter` passes each request to `handle`; another framework's glue can too.
+ */
+export declare class KeyApi {
+  /** Checks the policy; a `KeyhouseError` (INVALID_ARGUMENT) if it is inconsistent. */
+  constructor(keyhouse: Keyhouse, policy: string)
+  /** The largest body the policy accepts; read one byte more at most. */
+  get maxBodyBytes(): number
+  /** Answers one request (`path` below the mount point, `query` without `?`). */
+  handle(owner: string | undefined | null, method: string, path: string, query: string, contentType: string | undefined | null, body: Buffer): Promise<KeyApiAnswer>
+}
+
+/**
  * An API-key store on SQLite or PostgreSQL. One instance may be shared by all callbacks;
  * async methods run on the libuv thread pool, `…Sync` methods on the
  * calling thread.
@@ -248,6 +261,18 @@ export declare function hashKey(key: string, pepper?: Pepper): string
  * decided by the core.
  */
 export declare function httpStatus(outcome: Outcome): number
+
+/** One HTTP answer of the key API. */
+export interface KeyApiAnswer {
+  /** The HTTP status. */
+  status: number
+  /** Headers to set. */
+  headers: Record<string, string>
+  /** The JSON body; empty for 204. */
+  body: string
+  /** What changed, as JSON (`type`, `ownerId`, `keyId`, `newKeyId`, `at`), if anything did. */
+  event?: string
+}
 
 /** Everything the store knows about a key, except its secret. */
 export interface KeyInfo {

@@ -839,6 +839,7 @@ module.exports._TestClock = nativeBinding._TestClock
 module.exports.TestClock = nativeBinding.TestClock
 module.exports.CreatedKey = nativeBinding.CreatedKey
 module.exports.GeneratedKey = nativeBinding.GeneratedKey
+module.exports.KeyApi = nativeBinding.KeyApi
 module.exports.Keyhouse = nativeBinding.Keyhouse
 module.exports._generateFromBytes = nativeBinding._generateFromBytes
 module.exports._openWithClock = nativeBinding._openWithClock

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod js;
 mod seam;
+mod self_service;
 mod stateless;
 mod store;
 mod types;

@@ -7,6 +7,7 @@
 mod convert;
 mod errors;
 mod seam;
+mod self_service;
 mod stateless;
 mod store;
 mod types;
@@ -28,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(seam::_open_with_clock, m)?)?;
     m.add_class::<seam::TestClock>()?;
     m.add_class::<store::Keyhouse>()?;
+    m.add_class::<self_service::KeyApi>()?;
     m.add_class::<store::Ready>()?;
     m.add_class::<types::Pepper>()?;
     m.add_class::<types::Refill>()?;

@@ -28,6 +28,11 @@ impl Keyhouse {
     pub fn wrap(inner: keyhouse::Keyhouse) -> Self {
         Keyhouse { inner: Arc::new(inner) }
     }
+
+    /// The store, for another class that works on it.
+    pub fn shared(&self) -> Arc<keyhouse::Keyhouse> {
+        Arc::clone(&self.inner)
+    }
 }
 
 #[pymethods]

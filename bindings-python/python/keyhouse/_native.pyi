@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 from os import PathLike
-from typing import Any, Awaitable, Dict, List, Optional, Sequence, Union, final
+from typing import Any, Awaitable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 from .outcome import Outcome
 
@@ -234,6 +234,17 @@ def parse(key: str) -> ParsedKey: ...
 def hash_key(key: str, pepper: Optional[Pepper] = ...) -> str: ...
 def verify_hash(key: str, stored_hash: str, peppers: Optional[Sequence[Pepper]] = ...) -> bool: ...
 def http_status(outcome: str) -> int: ...
+
+@final
+class KeyApi:
+    """The core's owner-scoped key API over one store, for `keyhouse.fastapi.key_router`."""
+
+    def __init__(self, keyhouse: Keyhouse, policy: str) -> None: ...
+    @property
+    def max_body_bytes(self) -> int: ...
+    def handle(
+        self, owner: Optional[str], method: str, path: str, query: str, content_type: Optional[str], body: bytes
+    ) -> Tuple[int, List[Tuple[str, str]], str, Optional[str]]: ...
 
 class _TestClock:
     def __init__(self, start_ms: int) -> None: ...

@@ -16,15 +16,25 @@ The key is read from `X-API-Key`, or else from `Authorization: Bearer <key>`.
 A missing, malformed, unknown, revoked, disabled or expired key gets 401;
 missing permissions get 403; a rate limit or exhausted credits get 429 with
 `Retry-After`. On success the route receives the key's `KeyInfo`.
+
+`key_router` lets signed-in users manage their own keys over HTTP; see its
+docstring and the contract in `core/src/self_service/openapi.yaml`.
 """
 
+import inspect
+import json
+import logging
 import math
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Union
 
-from fastapi import HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from . import KeyInfo, Keyhouse, VerifyResult
+from . import KeyInfo, Keyhouse, RateLimit, Refill, VerifyResult
+from ._native import KeyApi
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 # Seconds of Retry-After for credits that no refill brings back.
@@ -97,4 +107,167 @@ class APIKeyAuth:
         raise HTTPException(status_code=401, detail=outcome.value, headers=_CHALLENGE)
 
 
-__all__ = ["APIKeyAuth"]
+@dataclass(frozen=True)
+class KeyEvent:
+    """A change an owner made to a key, for audit logs and emails. It never holds the key."""
+
+    type: str
+    """`created`, `revoked`, `rolled` or `deleted`."""
+    owner_id: str
+    key_id: str
+    """The key acted on; for a roll, the old key."""
+    new_key_id: Optional[str]
+    """For a roll, the replacement's id."""
+    at: datetime
+
+
+Seconds = Union[int, timedelta]
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_log = logging.getLogger("keyhouse")
+
+
+def _whole_seconds(name: str, value: Seconds) -> int:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not float(seconds).is_integer():
+        raise TypeError(f"{name} must be whole seconds (an int or a timedelta)")
+    return int(seconds)
+
+
+class _KeyRoute(APIRoute):
+    """Answers a 401 raised by the app's owner dependency in the router's
+    error shape, `{"error": {"code", "message"}}`, like every other refusal.
+    The dependency runs before the endpoint, so only the route's handler
+    (FastAPI's documented extension point) can see it."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as e:
+                if e.status_code != 401:
+                    raise
+                body = {"error": {"code": "UNAUTHENTICATED", "message": str(e.detail)}}
+                headers = {**(e.headers or {}), "Cache-Control": "no-store"}
+                return Response(json.dumps(body), status_code=401, headers=headers, media_type="application/json")
+
+        return guarded
+
+
+def key_router(
+    keyhouse: Keyhouse,
+    *,
+    owner: Callable[..., Any],
+    permissions: Sequence[str] = (),
+    default_permissions: Sequence[str] = (),
+    prefixes: Sequence[str] = (),
+    max_expires_in: Optional[Seconds] = None,
+    max_grace: Optional[Seconds] = None,
+    allow_delete: bool = False,
+    owner_limits: bool = False,
+    remaining: Optional[int] = None,
+    refill: Optional[Refill] = None,
+    rate_limit: Optional[RateLimit] = None,
+    max_body_bytes: Optional[int] = None,
+    on_event: Optional[Callable[[KeyEvent], Any]] = None,
+) -> APIRouter:
+    """An `APIRouter` with which signed-in users manage their own keys.
+
+        app.include_router(key_router(kh, owner=current_user_id, permissions=["read", "write"]), prefix="/api")
+
+    `owner` is a FastAPI dependency returning the caller's owner id, or
+    `None` (or raising a 401) when no one is signed in. Every request acts on
+    that owner's keys only; another owner's key id answers 404.
+
+    The policy: owners may grant only `permissions` (never `*`), and get
+    `default_permissions` when they name none; they may pick one of
+    `prefixes`, a lifetime up to `max_expires_in` (which is also the
+    default), and a roll grace up to `max_grace` (default one day). Credits,
+    refill and rate limit are admin-only unless `owner_limits=True`;
+    `remaining`, `refill` and `rate_limit` are given to every key an owner
+    creates. Deleting is off unless `allow_delete=True`. Bodies are
+    `application/json` only, up to `max_body_bytes` (16 KiB by default).
+
+    `on_event` (sync or async) gets a `KeyEvent` after each create, revoke,
+    roll and delete; if it raises, the error is logged and the answer still
+    goes out, since the change is already made.
+
+    The routes and answers are the core's, the same as Express's
+    `keyRouter`: see `core/src/self_service/openapi.yaml`.
+    """
+    policy: Dict[str, Any] = {
+        "permissions": list(permissions),
+        "defaultPermissions": list(default_permissions),
+        "prefixes": list(prefixes),
+        "allowDelete": allow_delete,
+        "ownerLimits": owner_limits,
+        "remaining": remaining,
+    }
+    if max_expires_in is not None:
+        policy["maxExpiresIn"] = _whole_seconds("max_expires_in", max_expires_in)
+    if max_grace is not None:
+        policy["maxGrace"] = _whole_seconds("max_grace", max_grace)
+    if refill is not None:
+        policy["refill"] = {"amount": refill.amount, "interval": _whole_seconds("refill", refill.interval)}
+    if rate_limit is not None:
+        policy["rateLimit"] = {"limit": rate_limit.limit, "window": _whole_seconds("rate_limit", rate_limit.window)}
+    if max_body_bytes is not None:
+        policy["maxBodyBytes"] = max_body_bytes
+    api = KeyApi(keyhouse, json.dumps(policy))
+
+    async def answer(request: Request, path: str, owner_id: Optional[str]) -> Response:
+        body = await _read_body(request, api.max_body_bytes)
+        status, headers, text, event = await run_in_threadpool(
+            api.handle, owner_id, request.method, path, request.url.query, request.headers.get("content-type"), body
+        )
+        if event is not None and on_event is not None:
+            await _emit(on_event, event)
+        return Response(content=text or None, status_code=status, headers=dict(headers))
+
+    async def keys(request: Request, owner_id: Optional[str] = Depends(owner)) -> Response:
+        return await answer(request, "/keys", owner_id)
+
+    async def key_path(rest: str, request: Request, owner_id: Optional[str] = Depends(owner)) -> Response:
+        return await answer(request, "/keys/" + rest, owner_id)
+
+    router = APIRouter(route_class=_KeyRoute)
+    # One catch-all per prefix: the core routes, so unknown paths and
+    # methods get its 404 and 405 in the same shape as everything else.
+    # The contract is documented once, in the OpenAPI file, not here.
+    router.add_api_route("/keys", keys, methods=_METHODS, include_in_schema=False)
+    router.add_api_route("/keys/{rest:path}", key_path, methods=_METHODS, include_in_schema=False)
+    return router
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, but never more than one byte past `limit`: enough for the
+    core to refuse it, without holding a huge upload in memory."""
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)[: limit + 1]
+
+
+async def _emit(on_event: Callable[[KeyEvent], Any], event_json: str) -> None:
+    raw = json.loads(event_json)
+    event = KeyEvent(
+        type=raw["type"],
+        owner_id=raw["ownerId"],
+        key_id=raw["keyId"],
+        new_key_id=raw["newKeyId"],
+        at=datetime.fromisoformat(raw["at"].replace("Z", "+00:00")),
+    )
+    try:
+        result = on_event(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        _log.exception("keyhouse: on_event failed for %s of key %s", event.type, event.key_id)
+
+
+__all__ = ["APIKeyAuth", "KeyEvent", "key_router"]

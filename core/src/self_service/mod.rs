@@ -130,8 +130,8 @@ impl From<Error> for Refusal {
             Error::KeyLimitExceeded { limit, .. } => {
                 Refusal(409, code, format!("you already have the maximum of {limit} active keys"), vec![])
             }
-            // Server-side failures: the detail goes to the app's own
-            // errors (the bindings' exceptions), not to the client.
+            // Server-side failures: the detail (paths, SQL, server names)
+            // is not the client's business; the code says what kind it was.
             Error::StoreBusy(_) | Error::Closed => {
                 Refusal(503, code, "the key store is unavailable; try again".into(), vec![])
             }

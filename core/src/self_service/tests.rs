@@ -78,6 +78,8 @@ fn escalation_is_refused_and_nothing_is_written() {
         r#"{"remaining": 1000000}"#,
         r#"{"rateLimit": {"limit": 1, "window": 1}}"#,
         r#"{"ownerId": "bob"}"#,
+        r#"{"name": null}"#,
+        r#"{"expiresIn": null}"#,
     ] {
         let (status, answer) = call(&api, &kh, "alice", "POST", "/keys", body);
         assert_eq!((status, code(&answer)), (400, "INVALID_ARGUMENT"), "{body}");
@@ -112,6 +114,8 @@ fn bodies_are_checked_before_anything_is_written() {
     assert_eq!(send(Some("application/json; charset=latin1"), b"{}"), (415, "UNSUPPORTED_MEDIA_TYPE".into()));
     assert_eq!(send(Some("application/json"), b"{\"name\": "), (400, "INVALID_ARGUMENT".into()));
     assert_eq!(send(Some("application/json"), b"[1]"), (400, "INVALID_ARGUMENT".into()));
+    assert_eq!(send(Some("application/json"), b"[null, null]"), (400, "INVALID_ARGUMENT".into()));
+    assert_eq!(send(Some("application/json"), b"null"), (400, "INVALID_ARGUMENT".into()));
     assert_eq!(send(Some("application/json"), b"\xff\xfe"), (400, "INVALID_ARGUMENT".into()));
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(DEFAULT_MAX_BODY_BYTES));
     assert_eq!(send(Some("application/json"), big.as_bytes()), (413, "PAYLOAD_TOO_LARGE".into()));

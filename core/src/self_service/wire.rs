@@ -14,13 +14,21 @@ use crate::Timestamp;
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CreateBody {
+    #[serde(deserialize_with = "present")]
     pub name: Option<String>,
+    #[serde(deserialize_with = "present")]
     pub expires_in: Option<u64>,
+    #[serde(deserialize_with = "present")]
     pub permissions: Option<Vec<String>>,
+    #[serde(deserialize_with = "present")]
     pub metadata: Option<Metadata>,
+    #[serde(deserialize_with = "present")]
     pub prefix: Option<String>,
+    #[serde(deserialize_with = "present")]
     pub remaining: Option<i64>,
+    #[serde(deserialize_with = "present")]
     pub refill: Option<RefillWire>,
+    #[serde(deserialize_with = "present")]
     pub rate_limit: Option<RateLimitWire>,
 }
 
@@ -31,7 +39,9 @@ pub(crate) struct CreateBody {
 pub(crate) struct UpdateBody {
     #[serde(deserialize_with = "nullable")]
     pub name: Option<Option<String>>,
+    #[serde(deserialize_with = "present")]
     pub enabled: Option<bool>,
+    #[serde(deserialize_with = "present")]
     pub metadata: Option<Metadata>,
     #[serde(deserialize_with = "nullable")]
     pub remaining: Option<Option<i64>>,
@@ -52,13 +62,25 @@ impl UpdateBody {
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct RollBody {
+    #[serde(deserialize_with = "present")]
     pub grace: Option<u64>,
 }
 
-/// `POST /keys/{id}/revoke` takes an empty object (or no body).
+/// `POST /keys/{id}/revoke` takes `{}` (or an empty body, still sent as application/json).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmptyBody {}
+
+/// A present field as `Some`, refusing `null`: where `null` means
+/// nothing, a client sending it has a bug worth hearing about. An absent
+/// field stays `None` through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
 
 /// A present field, `null` included, as `Some`; an absent one stays `None`
 /// through `#[serde(default)]`.
@@ -77,7 +99,12 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Resu
     }
     // serde_json's messages name the problem and its position, never more
     // of the input than a field name.
-    serde_json::from_slice(body).map_err(|e| Error::invalid(format!("request body: {e}")))
+    let value: Value = serde_json::from_slice(body).map_err(|e| Error::invalid(format!("request body: {e}")))?;
+    // Checked first: serde would also read a struct from a JSON array.
+    if !value.is_object() {
+        return Err(Error::invalid("the request body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| Error::invalid(format!("request body: {e}")))
 }
 
 /// A key as the API shows it. The owner is the caller, so it is not repeated.
