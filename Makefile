@@ -1,6 +1,7 @@
 # One task runner for developers, the README and CI.
 #   make run    build the CLI and run the demo against a local SQLite file
 #   make test   build everything and run every test suite
+#   make demo-web  the self-service key page (Express) on http://127.0.0.1:3000/
 #   make bench  run the benchmarks (on demand, not in CI); make bench-python for the binding
 
 CARGO ?= cargo
@@ -17,13 +18,13 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
 	core/scripts/demo.sh target/release/keyhouse keyhouse-demo.db
 
-test: lint test-core test-reference test-python test-node test-torture test-uniffi
+test: lint test-core test-reference test-python test-node test-http test-torture test-uniffi
 
 # Formatting and clippy's warnings, for every crate in the workspace.
 lint:
@@ -67,13 +68,23 @@ bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
 # Builds the addon, checks that the committed index.js and index.d.ts are what
 # the build generates, runs the suite, then installs the packed tarball.
 node-build: node-env
-	cd bindings-node && npx napi build --platform --release
+	cd bindings-node && npx napi build --platform --release && node scripts/client-cjs.js
 
-test-node: node-build pg-start
+test-node: node-build python-install pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
-	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts
+	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts bindings-node/client.js
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
 	bindings-node/scripts/pack-check.sh
+
+# The self-service routers over real HTTP: one contract suite against the
+# Express and the FastAPI demo, schemathesis against the OpenAPI document,
+# and the two on one database. (The page's browser test is in test-node.)
+test-http: python-install node-build
+	$(PY) -m pytest tests/http -q
+
+# The self-service page on Express, with a local SQLite file; PORT=… to move it.
+demo-web: node-build
+	cd bindings-node && node examples/self-service/server.js
 
 # Several processes in Python and Node, the CLI, the sqlite3 shell and
 # kill -9 on one database file (tests/torture); about a minute.

@@ -17,11 +17,14 @@ if (kh.verifySync(c.key).outcome !== 'VALID') process.exit(1)
 "
 cat > check.mjs <<'JS'
 import { Keyhouse, KeyhouseError } from 'keyhouse'
-import { apiKeyAuth } from 'keyhouse/express'
+import { apiKeyAuth, keyRouter } from 'keyhouse/express'
+import { createKeyClient } from 'keyhouse/client'
 const kh = Keyhouse.open(':memory:')
 const c = await kh.create()
 const r = await kh.verify(c.key)
 if (r.outcome !== 'VALID' || typeof apiKeyAuth !== 'function' || typeof KeyhouseError !== 'function') process.exit(1)
+if (typeof keyRouter !== 'function' || typeof createKeyClient !== 'function') process.exit(1)
 JS
 node check.mjs
+node -e "if (typeof require('keyhouse/client').createKeyClient !== 'function') process.exit(1)"
 echo "pack-check: 1 passed, 0 failed"

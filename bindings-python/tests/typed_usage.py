@@ -3,8 +3,11 @@
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
+from fastapi import APIRouter
+
 import keyhouse
 from keyhouse import CreatedKey, KeyInfo, Keyhouse, Outcome, VerifyResult
+from keyhouse.fastapi import KeyEvent, key_router
 
 
 def issue(kh: Keyhouse, owner: str) -> str:
@@ -44,3 +47,12 @@ def errors(kh: Keyhouse) -> str:
     except keyhouse.NotFoundError as e:
         return e.code
     return ""
+
+
+
+def audit(e: KeyEvent) -> None:
+    print(e.type, e.key_id, e.new_key_id, e.at.isoformat())
+
+
+def self_service(kh: Keyhouse) -> APIRouter:
+    return key_router(kh, owner=lambda: "alice", permissions=["read"], max_expires_in=timedelta(days=30), on_event=audit)

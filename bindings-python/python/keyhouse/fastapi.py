@@ -27,7 +27,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Coroutine, Dict, Optional, Sequence, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.routing import APIRoute
@@ -139,7 +139,7 @@ class _KeyRoute(APIRoute):
     The dependency runs before the endpoint, so only the route's handler
     (FastAPI's documented extension point) can see it."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
