@@ -43,11 +43,7 @@ export interface KeyPolicy {
   allowDelete?: boolean
   /** Whether owners may set credits, refill and rate limit (default false: admin-only). */
   ownerLimits?: boolean
-  /** Credits every owner-created key gets. */
-  remaining?: number
-  /** A refill every owner-created key gets (`interval` in seconds). */
-  refill?: { amount: number; interval: number }
-  /** A rate limit every owner-created key gets (`window` in seconds). */
+  /** A rate limit every owner-created key gets, per key (`window` in seconds). */
   rateLimit?: { limit: number; window: number }
   /** The largest body accepted (default 16384 bytes). */
   maxBodyBytes?: number
@@ -64,10 +60,13 @@ export interface KeyEvent {
   at: Date
 }
 
+/** What an owner callback may return for a signed-in user. */
+export type OwnerId = string | number | bigint
+
 export interface KeyRouterOptions extends KeyPolicy {
-  /** The signed-in caller's owner id, or null when no one is (401). */
-  owner: (req: any) => string | null | undefined | Promise<string | null | undefined>
-  /** Called after each create, revoke, roll and delete, for audit logs and emails. */
+  /** The signed-in caller's owner id (a string or an integer), or null when no one is (401). */
+  owner: (req: any) => OwnerId | null | undefined | Promise<OwnerId | null | undefined>
+  /** Called after each create, revoke, roll and delete (once the answer is sent), for audit logs and emails. */
   onEvent?: (event: KeyEvent) => void | Promise<void>
 }
 

@@ -85,19 +85,20 @@ function apiKeyAuth(keyhouse, options = {}) {
 /**
  * An `express.Router` with which signed-in users manage their own keys:
  * `/keys` and `/keys/:id` (with `/revoke` and `/roll`) below where it is
- * mounted. `options.owner(req)` returns the caller's owner id (or a promise
- * of it), or `null` when no one is signed in (401).
+ * mounted. `options.owner(req)` returns the caller's owner id, a string or
+ * an integer (or a promise of it), or `null` when no one is signed in (401).
+ * Mount it before any global body parser: it reads its own body.
  *
  * Every rule and answer is the core's (`KeyApi`), the same as FastAPI's
  * `key_router`; the contract is `core/src/self_service/openapi.yaml`. The
  * other options are the policy: `permissions`, `defaultPermissions`,
  * `prefixes`, `maxExpiresIn`, `maxGrace` (seconds), `allowDelete`,
- * `ownerLimits`, `remaining`, `refill`, `rateLimit`, `maxBodyBytes`. A
- * misspelt one is an INVALID_ARGUMENT here, not a silent default.
+ * `ownerLimits`, `rateLimit`, `maxBodyBytes`. A misspelt one is an
+ * INVALID_ARGUMENT here, not a silent default.
  *
  * `options.onEvent(event)` (may return a promise) is called after each
- * create, revoke, roll and delete; if it fails, the error is logged and
- * the answer still goes out, since the change is already made.
+ * create, revoke, roll and delete, once the answer is sent; if it fails,
+ * the error is logged.
  */
 function keyRouter(keyhouse, options = {}) {
   const { owner, onEvent, ...policy } = options
@@ -118,28 +119,55 @@ function keyRouter(keyhouse, options = {}) {
 }
 
 async function answer(api, owner, onEvent, req, res) {
-  const who = await owner(req)
-  const ownerId = who === null || who === undefined || who === '' ? null : String(who)
+  const ownerId = ownerText(await owner(req))
   const body = await readBody(req, api.maxBodyBytes)
   const q = req.url.indexOf('?')
   const query = q < 0 ? '' : req.url.slice(q + 1)
   const contentType = req.headers['content-type'] ?? null
+  // req.path is still percent-encoded; the core decodes each segment.
   const reply = await api.handle(ownerId, req.method, req.path, query, contentType, body)
-  if (reply.event && onEvent) await emit(onEvent, reply.event)
   res.status(reply.status).set(reply.headers)
   if (reply.body) res.send(reply.body)
   else res.end()
+  // After the answer is sent: a slow audit log never holds back a key.
+  if (reply.event && onEvent) emit(onEvent, reply.event)
+}
+
+/**
+ * The owner id as the store keeps it. Anything but a string or an integer
+ * is the app's mistake (every object stringifies alike, which would make
+ * all users one owner), so it fails loudly rather than guessing.
+ */
+function ownerText(who) {
+  if (who === null || who === undefined || who === '') return null
+  if (typeof who === 'string') return who
+  if ((typeof who === 'number' && Number.isSafeInteger(who)) || typeof who === 'bigint') return String(who)
+  throw new TypeError(`keyRouter: options.owner must return a string or an integer id, or null; got ${typeof who}`)
 }
 
 /**
  * The body, never more than one byte past `limit`: enough for the core to
  * refuse it (only its length matters then) without holding a huge upload.
- * A body that a parser such as `express.json()` already read is taken as
- * the JSON it parsed.
+ * If a body parser upstream already read it, its result is used as it is:
+ * a Buffer or a string unchanged, parsed JSON serialized again. A stream
+ * that something else consumed without leaving a body is an error, never
+ * an empty body.
  */
 function readBody(req, limit) {
-  if (req._body || req.readableEnded) {
-    return Promise.resolve(Buffer.from(req.body === undefined ? '' : JSON.stringify(req.body)))
+  // body-parser 1 marks what it read with `_body`; version 2 (Express 5)
+  // leaves a finished stream and `req.body`.
+  if (req._body || (req.readableEnded && req.body !== undefined)) {
+    const parsed = req.body
+    if (Buffer.isBuffer(parsed)) return Promise.resolve(parsed)
+    if (typeof parsed === 'string') return Promise.resolve(Buffer.from(parsed))
+    return Promise.resolve(Buffer.from(parsed === undefined ? '' : JSON.stringify(parsed)))
+  }
+  if (req.readableEnded) {
+    const hadBody = Number(req.headers['content-length']) > 0 || req.headers['transfer-encoding'] !== undefined
+    if (hadBody) {
+      return Promise.reject(new Error('keyRouter: the request body was read before the router; mount keyRouter before body-reading middleware'))
+    }
+    return Promise.resolve(Buffer.alloc(0))
   }
   if (Number(req.headers['content-length']) > limit) {
     req.resume()

@@ -75,8 +75,9 @@ impl KeyApi {
     /// Checks the policy; a `KeyhouseError` (INVALID_ARGUMENT) if it is inconsistent.
     #[napi(constructor)]
     pub fn new(env: Env, keyhouse: &Keyhouse, policy: String) -> Result<Self> {
-        let api = Policy::from_json(&policy).and_then(self_service::KeyApi::new).js(&env)?;
-        Ok(KeyApi { kh: keyhouse.shared(), api: Arc::new(api) })
+        let kh = keyhouse.shared();
+        let api = Policy::from_json(&policy).and_then(|p| self_service::KeyApi::new(p, &kh)).js(&env)?;
+        Ok(KeyApi { kh, api: Arc::new(api) })
     }
 
     /// The largest body the policy accepts; read one byte more at most.

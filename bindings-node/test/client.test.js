@@ -121,3 +121,49 @@ test('the ESM client imports without a bundler', async () => {
   assert.equal(typeof esm.createKeyClient, 'function')
   assert.equal(esm.KeyhouseError.name, 'KeyhouseError')
 })
+
+/** An app with `before` in front of a keyRouter at /api, listening on 127.0.0.1. */
+async function appWith(t, store, before, owner = (req) => req.headers['x-user'] ?? null) {
+  const app = express()
+  before(app)
+  app.use('/api', keyRouter(store, { owner, permissions: ['read'] }))
+  app.use((err, req, res, next) => res.status(500).json({ failed: err.message }))
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  t.after(() => new Promise((resolve) => server.close(resolve)))
+  return `http://127.0.0.1:${server.address().port}/api`
+}
+
+test('owner ids: strings and integers; anything else is the app\'s error, never a shared owner', async (t) => {
+  const store = kh.Keyhouse.open(tempDb(t))
+  t.after(() => store.closeSync())
+  const numeric = await appWith(t, store, () => {}, () => 42)
+  const created = await createKeyClient({ baseURL: numeric }).create()
+  assert.equal(store.getSync(created.id).ownerId, '42')
+  const objects = await appWith(t, store, () => {}, (req) => ({ id: req.headers['x-user'] }))
+  const r = await fetch(objects + '/keys', { headers: { 'x-user': 'mallory' } })
+  assert.equal(r.status, 500)
+  assert.match((await r.json()).failed, /owner must return/)
+})
+
+test('a body some middleware read first: used as it is, or an error, never an empty body', async (t) => {
+  const store = kh.Keyhouse.open(tempDb(t))
+  t.after(() => store.closeSync())
+  const post = (base) => fetch(base + '/keys', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-user': 'alice' },
+    body: JSON.stringify({ name: 'named' }),
+  })
+  for (const parser of [express.raw({ type: 'application/json' }), express.text({ type: 'application/json' })]) {
+    const base = await appWith(t, store, (app) => app.use(parser))
+    const r = await post(base)
+    assert.equal(r.status, 201)
+    assert.equal((await r.json()).name, 'named')
+  }
+  const drained = await appWith(t, store, (app) => app.use((req, res, next) => { req.on('end', next); req.resume() }))
+  const r = await post(drained)
+  assert.equal(r.status, 500)
+  assert.match((await r.json()).failed, /mount keyRouter before/)
+  assert.equal(store.listSync({ ownerId: 'alice' }).keys.length, 2)
+})

@@ -24,8 +24,9 @@ impl KeyApi {
     /// Checks the policy; INVALID_ARGUMENT if it is inconsistent.
     #[new]
     fn new(py: Python<'_>, keyhouse: &Keyhouse, policy: &str) -> PyResult<Self> {
-        let api = Policy::from_json(policy).and_then(self_service::KeyApi::new).py_err(py)?;
-        Ok(KeyApi { kh: keyhouse.shared(), api })
+        let kh = keyhouse.shared();
+        let api = Policy::from_json(policy).and_then(|p| self_service::KeyApi::new(p, &kh)).py_err(py)?;
+        Ok(KeyApi { kh, api })
     }
 
     /// The largest body the policy accepts; read one byte more at most.

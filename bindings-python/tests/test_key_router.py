@@ -2,11 +2,13 @@
 on_event, and the body limit. The contract itself is tested over HTTP
 against both routers in tests/http."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import keyhouse
 from keyhouse.fastapi import KeyEvent, key_router
@@ -34,11 +36,11 @@ def test_a_401_from_the_owner_dependency_has_the_routers_shape(kh):
 
 def test_policy_arguments_reach_the_core(kh):
     client = app_with(kh, permissions=["read"], default_permissions=["read"], max_expires_in=timedelta(hours=1), max_grace=60,
-                      rate_limit=keyhouse.RateLimit(10, 60), remaining=100)
+                      rate_limit=keyhouse.RateLimit(10, 60))
     r = client.post("/api/keys", json={}, headers={"x-user": "alice"})
     assert r.status_code == 201, r.text
     body = r.json()
-    assert (body["permissions"], body["remaining"], body["rateLimit"]) == (["read"], 100, {"limit": 10, "window": 60.0})
+    assert (body["permissions"], body["remaining"], body["rateLimit"]) == (["read"], None, {"limit": 10, "window": 60.0})
     info = kh.get(body["id"])
     assert info.owner_id == "alice" and info.expires_at - info.created_at == timedelta(hours=1)
     r = client.post(f"/api/keys/{body['id']}/roll", json={"grace": 61}, headers={"x-user": "alice"})
@@ -87,3 +89,29 @@ def test_the_body_limit(kh):
     r = client.post("/api/keys", content=b'{"name": "' + b"x" * 100 + b'"}', headers={"x-user": "a", "content-type": "application/json"})
     assert (r.status_code, r.json()["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
     assert kh.list().keys == []
+
+
+def test_owner_ids_that_are_not_strings(kh):
+    for value in [42, uuid.UUID(int=7)]:
+        app = FastAPI()
+        app.include_router(key_router(kh, owner=lambda value=value: value), prefix="/api")
+        created = TestClient(app).post("/api/keys", json={}).json()
+        assert kh.get(created["id"]).owner_id == str(value)
+
+    class User:
+        id = 1
+
+    app = FastAPI()
+    app.include_router(key_router(kh, owner=lambda: User()), prefix="/api")
+    with pytest.raises(TypeError, match="owner must return"):
+        TestClient(app).get("/api/keys")
+
+
+def test_a_starlette_401_from_the_owner_dependency_too(kh):
+    def no_session() -> str:
+        raise StarletteHTTPException(status_code=401, detail="no session")
+
+    app = FastAPI()
+    app.include_router(key_router(kh, owner=no_session), prefix="/api")
+    r = TestClient(app).get("/api/keys")
+    assert (r.status_code, r.json()["error"]["code"], r.headers["cache-control"]) == (401, "UNAUTHENTICATED", "no-store")

@@ -25,15 +25,18 @@ import inspect
 import json
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Coroutine, Dict, Optional, Sequence, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import KeyInfo, Keyhouse, RateLimit, Refill, VerifyResult
+from . import KeyInfo, Keyhouse, RateLimit, VerifyResult
 from ._native import KeyApi
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
@@ -145,7 +148,8 @@ class _KeyRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
-            except HTTPException as e:
+            # Starlette's class, which FastAPI's extends: auth libraries raise either.
+            except StarletteHTTPException as e:
                 if e.status_code != 401:
                     raise
                 body = {"error": {"code": "UNAUTHENTICATED", "message": str(e.detail)}}
@@ -166,8 +170,6 @@ def key_router(
     max_grace: Optional[Seconds] = None,
     allow_delete: bool = False,
     owner_limits: bool = False,
-    remaining: Optional[int] = None,
-    refill: Optional[Refill] = None,
     rate_limit: Optional[RateLimit] = None,
     max_body_bytes: Optional[int] = None,
     on_event: Optional[Callable[[KeyEvent], Any]] = None,
@@ -176,22 +178,23 @@ def key_router(
 
         app.include_router(key_router(kh, owner=current_user_id, permissions=["read", "write"]), prefix="/api")
 
-    `owner` is a FastAPI dependency returning the caller's owner id, or
-    `None` (or raising a 401) when no one is signed in. Every request acts on
-    that owner's keys only; another owner's key id answers 404.
+    `owner` is a FastAPI dependency returning the caller's owner id (a
+    `str`, `int` or `UUID`), or `None` (or raising a 401) when no one is
+    signed in. Every request acts on that owner's keys only; another
+    owner's key id answers 404.
 
     The policy: owners may grant only `permissions` (never `*`), and get
     `default_permissions` when they name none; they may pick one of
     `prefixes`, a lifetime up to `max_expires_in` (which is also the
-    default), and a roll grace up to `max_grace` (default one day). Credits,
-    refill and rate limit are admin-only unless `owner_limits=True`;
-    `remaining`, `refill` and `rate_limit` are given to every key an owner
-    creates. Deleting is off unless `allow_delete=True`. Bodies are
-    `application/json` only, up to `max_body_bytes` (16 KiB by default).
+    default), and a roll grace up to `max_grace` (default one day); a roll
+    keeps the key's expiry. Credits, refill and rate limit are admin-only
+    unless `owner_limits=True`; `rate_limit` is given to every key an owner
+    creates (per key). Deleting is off unless `allow_delete=True`. Bodies
+    are `application/json` only, up to `max_body_bytes` (16 KiB by default).
 
     `on_event` (sync or async) gets a `KeyEvent` after each create, revoke,
-    roll and delete; if it raises, the error is logged and the answer still
-    goes out, since the change is already made.
+    roll and delete, once the answer is sent; if it raises, the error is
+    logged.
 
     The routes and answers are the core's, the same as Express's
     `keyRouter`: see `core/src/self_service/openapi.yaml`.
@@ -202,34 +205,37 @@ def key_router(
         "prefixes": list(prefixes),
         "allowDelete": allow_delete,
         "ownerLimits": owner_limits,
-        "remaining": remaining,
     }
     if max_expires_in is not None:
         policy["maxExpiresIn"] = _whole_seconds("max_expires_in", max_expires_in)
     if max_grace is not None:
         policy["maxGrace"] = _whole_seconds("max_grace", max_grace)
-    if refill is not None:
-        policy["refill"] = {"amount": refill.amount, "interval": _whole_seconds("refill", refill.interval)}
     if rate_limit is not None:
         policy["rateLimit"] = {"limit": rate_limit.limit, "window": _whole_seconds("rate_limit", rate_limit.window)}
     if max_body_bytes is not None:
         policy["maxBodyBytes"] = max_body_bytes
     api = KeyApi(keyhouse, json.dumps(policy))
 
-    async def answer(request: Request, path: str, owner_id: Optional[str]) -> Response:
+    async def answer(request: Request, path: str, who: Any) -> Response:
         body = await _read_body(request, api.max_body_bytes)
         status, headers, text, event = await run_in_threadpool(
-            api.handle, owner_id, request.method, path, request.url.query, request.headers.get("content-type"), body
+            api.handle,
+            _owner_text(who),
+            request.method,
+            _raw_path(request, path),
+            request.url.query,
+            request.headers.get("content-type"),
+            body,
         )
-        if event is not None and on_event is not None:
-            await _emit(on_event, event)
-        return Response(content=text or None, status_code=status, headers=dict(headers))
+        # After the answer is sent: a slow audit log never holds back a key.
+        background = BackgroundTask(_emit, on_event, event) if event is not None and on_event is not None else None
+        return Response(content=text or None, status_code=status, headers=dict(headers), background=background)
 
-    async def keys(request: Request, owner_id: Optional[str] = Depends(owner)) -> Response:
-        return await answer(request, "/keys", owner_id)
+    async def keys(request: Request, who: Any = Depends(owner)) -> Response:
+        return await answer(request, "/keys", who)
 
-    async def key_path(rest: str, request: Request, owner_id: Optional[str] = Depends(owner)) -> Response:
-        return await answer(request, "/keys/" + rest, owner_id)
+    async def key_path(rest: str, request: Request, who: Any = Depends(owner)) -> Response:
+        return await answer(request, "/keys/" + rest, who)
 
     router = APIRouter(route_class=_KeyRoute)
     # One catch-all per prefix: the core routes, so unknown paths and
@@ -238,6 +244,33 @@ def key_router(
     router.add_api_route("/keys", keys, methods=_METHODS, include_in_schema=False)
     router.add_api_route("/keys/{rest:path}", key_path, methods=_METHODS, include_in_schema=False)
     return router
+
+
+def _owner_text(who: Any) -> Optional[str]:
+    """The owner id as the store keeps it. Anything but a str, an int or a
+    UUID is the app's mistake (an object would stringify alike for every
+    user), so it fails loudly rather than guessing."""
+    if who is None or who == "":
+        return None
+    if isinstance(who, str):
+        return who
+    if isinstance(who, (int, uuid.UUID)) and not isinstance(who, bool):
+        return str(who)
+    raise TypeError(f"key_router: owner must return a str, int or UUID (or None), not {type(who).__name__}")
+
+
+def _raw_path(request: Request, decoded: str) -> str:
+    """The path below the mount point as the client sent it, still
+    percent-encoded, as Express hands it over: the core decodes each
+    segment itself, so `%2F` inside an id routes the same in both."""
+    raw = request.scope.get("raw_path")
+    full = request.scope["path"]
+    if isinstance(raw, bytes) and full.endswith(decoded):
+        prefix = full[: len(full) - len(decoded)]
+        text = raw.decode("latin-1")
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return decoded
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -263,9 +296,14 @@ async def _emit(on_event: Callable[[KeyEvent], Any], event_json: str) -> None:
         at=datetime.fromisoformat(raw["at"].replace("Z", "+00:00")),
     )
     try:
-        result = on_event(event)
-        if inspect.isawaitable(result):
-            await result
+        if inspect.iscoroutinefunction(on_event):
+            await on_event(event)
+        else:
+            # A plain function may block (a database write, an email): it
+            # runs in a thread, off the event loop.
+            result = await run_in_threadpool(on_event, event)
+            if inspect.isawaitable(result):
+                await result
     except Exception:
         _log.exception("keyhouse: on_event failed for %s of key %s", event.type, event.key_id)
 

@@ -61,7 +61,7 @@ pub struct Request<'a> {
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
-    /// Headers to set, besides none the framework adds itself.
+    /// Headers to set (`Content-Type`, `Cache-Control`, and `Allow` on a 405).
     pub headers: Vec<(&'static str, String)>,
     /// The JSON body; empty for 204.
     pub body: String,
@@ -141,9 +141,10 @@ impl From<Error> for Refusal {
 }
 
 impl KeyApi {
-    /// An API with these rules; INVALID_ARGUMENT if they contradict each other.
-    pub fn new(policy: Policy) -> Result<Self> {
-        policy.validate()?;
+    /// An API with these rules for the store `kh`; INVALID_ARGUMENT if they
+    /// contradict each other or the store's config.
+    pub fn new(policy: Policy, kh: &Keyhouse) -> Result<Self> {
+        policy.validate(kh.config())?;
         Ok(KeyApi { policy })
     }
 
@@ -179,7 +180,17 @@ impl KeyApi {
             _ => return Err(Refusal(401, "UNAUTHENTICATED", "sign in to manage your API keys".into(), vec![])),
         };
         let path = req.path.strip_suffix('/').unwrap_or(req.path);
-        let parts: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+        // Each segment is decoded on its own, so `%2F` inside an id stays
+        // inside it: frameworks that hand over the raw path and those
+        // that decode first route the same.
+        let decoded: Vec<String> = path
+            .strip_prefix('/')
+            .unwrap_or(path)
+            .split('/')
+            .map(|seg| percent_decode(seg, false))
+            .collect::<Result<_>>()
+            .map_err(|_| Refusal(404, "NOT_FOUND", "no such endpoint".into(), vec![]))?;
+        let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
         let event = |kind, key_id: &str, new_key_id: Option<&str>| Event {
             kind,
             owner_id: owner.to_owned(),
@@ -223,7 +234,9 @@ impl KeyApi {
                 let body: RollBody = self.body(req)?;
                 let grace = self.policy.grace(body.grace)?;
                 owned(kh, owner, id)?;
-                let created = kh.roll(id, grace)?;
+                // A new secret, not a longer life: the replacement keeps
+                // the old key's expiry (a plain `roll` would restart it).
+                let created = kh.roll_with(id, grace, true)?;
                 let ev = event("rolled", id, Some(&created.info.id));
                 Ok((201, Value::Object(created_json(&created, now)), Some(ev)))
             }
@@ -237,7 +250,7 @@ impl KeyApi {
     }
 
     /// The body of a POST or PATCH: JSON only, within the size limit.
-    fn body<T: for<'de> serde::Deserialize<'de> + Default>(&self, req: &Request<'_>) -> Result<T, Refusal> {
+    fn body<T: for<'de> serde::Deserialize<'de>>(&self, req: &Request<'_>) -> Result<T, Refusal> {
         if req.body.len() > self.policy.max_body_bytes {
             let message = format!("the body may be at most {} bytes", self.policy.max_body_bytes);
             return Err(Refusal(413, "PAYLOAD_TOO_LARGE", message, vec![]));
@@ -269,8 +282,8 @@ impl KeyApi {
             // admin setting and may be broader than the allowlist.
             permissions: Some(permissions),
             metadata: body.metadata,
-            remaining: body.remaining.or(p.remaining),
-            refill: body.refill.map(Into::into).or(p.refill),
+            remaining: body.remaining,
+            refill: body.refill.map(Into::into),
             rate_limit: body.rate_limit.map(Into::into).or(p.rate_limit),
         })
     }
@@ -340,8 +353,8 @@ fn list_options(owner: &str, query: &str) -> Result<ListOptions> {
     let mut options = ListOptions { owner_id: Some(owner.to_owned()), limit: DEFAULT_PAGE, ..Default::default() };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value)?;
-        match percent_decode(name)?.as_str() {
+        let value = percent_decode(value, true)?;
+        match percent_decode(name, true)?.as_str() {
             "limit" => {
                 options.limit = value
                     .parse()
@@ -363,15 +376,15 @@ fn list_options(owner: &str, query: &str) -> Result<ListOptions> {
     Ok(options)
 }
 
-/// Decodes `%XX` and `+` in a query component.
-fn percent_decode(s: &str) -> Result<String> {
+/// Decodes `%XX` (and, in a query, `+` as a space).
+fn percent_decode(s: &str, query: bool) -> Result<String> {
     let bad = || Error::invalid("the query string is not valid percent-encoded UTF-8");
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if query => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit)).ok_or_else(bad)?;
                 let hex = std::str::from_utf8(hex).map_err(|_| bad())?;

@@ -5,9 +5,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::format::validate_prefix;
 use crate::model::{RateLimit, Refill};
 use crate::permissions::validate_grants;
+use crate::store::checks::check_rate_limit;
 use crate::util::clip;
+use crate::Config;
 
 /// The largest request body the routers read by default, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024;
@@ -47,13 +50,9 @@ pub struct Policy {
     /// Whether owners may set credits, a refill and a rate limit themselves.
     /// Off by default: these are what an app sells, so they are admin-only.
     pub owner_limits: bool,
-    /// Credits every owner-created key starts with, unless the owner may
-    /// set them and does.
-    pub remaining: Option<i64>,
-    /// A refill every owner-created key gets (with `remaining`).
-    #[serde(deserialize_with = "opt_refill")]
-    pub refill: Option<Refill>,
-    /// A rate limit every owner-created key gets.
+    /// A rate limit every owner-created key gets (unless the owner may set
+    /// limits and does). It is per key: an owner with `n` keys has `n` times
+    /// the rate, so pair it with the store's `max_keys_per_owner`.
     #[serde(deserialize_with = "opt_rate_limit")]
     pub rate_limit: Option<RateLimit>,
     /// The largest request body accepted, in bytes (at most 1 MiB).
@@ -70,8 +69,6 @@ impl Default for Policy {
             max_grace: DEFAULT_MAX_GRACE,
             allow_delete: false,
             owner_limits: false,
-            remaining: None,
-            refill: None,
             rate_limit: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
@@ -82,15 +79,25 @@ impl Policy {
     /// Reads a policy from its JSON form; unknown names are an error, so a
     /// misspelt rule cannot silently fall back to a default.
     pub fn from_json(json: &str) -> Result<Self> {
-        let policy: Policy =
-            serde_json::from_str(json).map_err(|e| Error::invalid(format!("self-service policy: {e}")))?;
-        policy.validate()?;
-        Ok(policy)
+        serde_json::from_str(json).map_err(|e| Error::invalid(format!("self-service policy: {e}")))
     }
 
-    /// Checks that the rules are consistent.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks that the rules are consistent with each other and with the
+    /// store's own `config`, so that a bad rule fails when the router is
+    /// made, never as a client's 400 on every request.
+    pub fn validate(&self, config: &Config) -> Result<()> {
         validate_grants(&self.permissions)?;
+        self.prefixes.iter().try_for_each(|p| validate_prefix(p))?;
+        self.rate_limit.as_ref().map(check_rate_limit).transpose()?;
+        if let Some(max) = self.max_expires_in {
+            let too_long = config.max_expiry.is_some_and(|m| max > m);
+            let too_short = config.min_expiry.is_some_and(|m| max < m);
+            if too_long || too_short {
+                return Err(Error::invalid(
+                    "self-service policy: maxExpiresIn is outside the store's min_expiry..max_expiry",
+                ));
+            }
+        }
         if self.permissions.iter().any(|p| p == "*") {
             return Err(Error::invalid("self-service policy: owners may never grant \"*\""));
         }
@@ -184,10 +191,6 @@ impl From<RateLimitWire> for RateLimit {
     fn from(w: RateLimitWire) -> Self {
         RateLimit { limit: w.limit, window: Duration::from_secs(w.window) }
     }
-}
-
-fn opt_refill<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Refill>, D::Error> {
-    Ok(Option::<RefillWire>::deserialize(d)?.map(Refill::from))
 }
 
 fn opt_rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<RateLimit>, D::Error> {

@@ -66,8 +66,8 @@ pub(crate) struct RollBody {
     pub grace: Option<u64>,
 }
 
-/// `POST /keys/{id}/revoke` takes `{}` (or an empty body, still sent as application/json).
-#[derive(Deserialize, Default)]
+/// `POST /keys/{id}/revoke` takes `{}`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmptyBody {}
 
@@ -92,19 +92,38 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Reads a JSON body; no body at all reads as `{}`.
-pub(crate) fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    // serde_json's messages name the problem and its position, never more
-    // of the input than a field name.
-    let value: Value = serde_json::from_slice(body).map_err(|e| Error::invalid(format!("request body: {e}")))?;
+/// Reads a JSON object body. An empty body is refused like any other
+/// non-object: every POST and PATCH sends at least `{}`.
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
+    let value: Value = serde_json::from_slice(body).map_err(body_error)?;
     // Checked first: serde would also read a struct from a JSON array.
     if !value.is_object() {
-        return Err(Error::invalid("the request body must be a JSON object"));
+        return Err(Error::invalid("the request body must be a JSON object ({} at least)"));
     }
-    serde_json::from_value(value).map_err(|e| Error::invalid(format!("request body: {e}")))
+    serde_json::from_value(value).map_err(body_error)
+}
+
+/// serde's message, which names the problem and where it is, with every
+/// long word hidden: serde quotes the values and field names it refuses,
+/// and a client that sends its key in the wrong field must not see it
+/// echoed back (nor find it in the logs of whoever records 4xx bodies).
+fn body_error(e: serde_json::Error) -> Error {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(if word.chars().count() > 24 { "(not shown)" } else { word });
+        word.clear();
+    };
+    for c in e.to_string().chars() {
+        if c.is_alphanumeric() || c == '_' || c == '-' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    Error::invalid(format!("request body: {out}"))
 }
 
 /// A key as the API shows it. The owner is the caller, so it is not repeated.

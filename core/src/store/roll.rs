@@ -29,6 +29,13 @@ impl Keyhouse {
     /// its replacement). The owner's `max_keys_per_owner` applies to the new
     /// key, not counting the old one, which is on its way out.
     pub fn roll(&self, id: &str, grace: Duration) -> Result<CreatedKey> {
+        self.roll_with(id, grace, false)
+    }
+
+    /// `roll`, where `keep_expiry` gives the new key the old key's expiry
+    /// instead of a fresh lifetime: what a key's owner may do on their own
+    /// (a new secret, not a longer life).
+    pub(crate) fn roll_with(&self, id: &str, grace: Duration, keep_expiry: bool) -> Result<CreatedKey> {
         check_id(id)?;
         let now = self.now();
         let grace_end = now.checked_add(grace).ok_or_else(|| Error::invalid("grace period reaches past 9999-12-31"))?;
@@ -49,7 +56,7 @@ impl Keyhouse {
                     u64::try_from(t.as_millis().saturating_sub(old.info.created_at.as_millis())).unwrap_or(1).max(1),
                 )
             });
-            let expires_at = self.resolve_expiry(lifetime, None, now)?;
+            let expires_at = if keep_expiry { old.info.expires_at } else { self.resolve_expiry(lifetime, None, now)? };
             if let (Some(limit), Some(owner)) = (self.config.max_keys_per_owner, old.info.owner_id.as_deref()) {
                 if tx.active_keys(owner, now)?.saturating_sub(1) >= limit {
                     return Err(Error::KeyLimitExceeded { owner_id: owner.to_owned(), limit });
