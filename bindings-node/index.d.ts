@@ -365,6 +365,14 @@ export interface Refill {
   interval: number
 }
 
+/**
+ * Runs the keyhouse CLI (`npx keyhouse`) with `args`, the program name
+ * first, and returns its exit code. It is the core's CLI, the same program
+ * as the Rust binary, writing straight to this process's stdout and stderr
+ * (on the calling thread: it is meant for the `keyhouse` command, not a server).
+ */
+export declare function runCli(args: Array<string>): number
+
 /** Whether `key` matches `storedHash`, compared in constant time. */
 export declare function verifyHash(key: string, storedHash: string, peppers?: Pepper[]): boolean
 

@@ -848,4 +848,5 @@ module.exports.hashKey = nativeBinding.hashKey
 module.exports.httpStatus = nativeBinding.httpStatus
 module.exports.Outcome = nativeBinding.Outcome
 module.exports.parse = nativeBinding.parse
+module.exports.runCli = nativeBinding.runCli
 module.exports.verifyHash = nativeBinding.verifyHash

@@ -27,4 +27,6 @@ if (typeof keyRouter !== 'function' || typeof createKeyClient !== 'function') pr
 JS
 node check.mjs
 node -e "if (typeof require('keyhouse/client').createKeyClient !== 'function') process.exit(1)"
+# The CLI, as `npx keyhouse` runs it from the installed package.
+test "$(npx --no-install keyhouse --version)" = "keyhouse $(node -p "require('keyhouse/package.json').version")"
 echo "pack-check: 1 passed, 0 failed"

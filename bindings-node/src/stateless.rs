@@ -107,3 +107,12 @@ pub fn verify_hash(env: Env, key: Unknown, stored_hash: Unknown, peppers: Option
 pub fn http_status(outcome: crate::types::Outcome) -> u32 {
     keyhouse::Outcome::from(outcome).http_status().into()
 }
+
+/// Runs the keyhouse CLI (`npx keyhouse`) with `args`, the program name
+/// first, and returns its exit code. It is the core's CLI, the same program
+/// as the Rust binary, writing straight to this process's stdout and stderr
+/// (on the calling thread: it is meant for the `keyhouse` command, not a server).
+#[napi]
+pub fn run_cli(args: Vec<String>) -> u32 {
+    keyhouse::cli::run(args).into()
+}

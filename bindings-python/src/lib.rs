@@ -25,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stateless::hash_key, m)?)?;
     m.add_function(wrap_pyfunction!(stateless::verify_hash, m)?)?;
     m.add_function(wrap_pyfunction!(stateless::http_status, m)?)?;
+    m.add_function(wrap_pyfunction!(stateless::run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(seam::_generate_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(seam::_open_with_clock, m)?)?;
     m.add_class::<seam::TestClock>()?;

@@ -112,3 +112,12 @@ pub fn verify_hash(
     let peppers = self::peppers("peppers", peppers)?;
     py.detach(|| keyhouse::verify_hash(&key, &stored, &peppers)).py_err(py)
 }
+
+/// Runs the keyhouse CLI (`python -m keyhouse`, the `keyhouse` script) with
+/// `args`, the program name first, and returns its exit code. It is the
+/// core's CLI, the same program as the Rust binary, writing straight to this
+/// process's stdout and stderr.
+#[pyfunction]
+pub fn run_cli(py: Python<'_>, args: Vec<String>) -> u8 {
+    py.detach(|| keyhouse::cli::run(args))
+}

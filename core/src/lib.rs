@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod base62;
+pub mod cli;
 mod config;
 mod error;
 pub mod format;

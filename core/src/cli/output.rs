@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use keyhouse::{CreatedKey, KeyInfo, KeyPage, Timestamp, VerifyResult};
+use crate::{CreatedKey, KeyInfo, KeyPage, Timestamp, VerifyResult};
 use serde_json::{json, Value};
 
 /// A key's info as JSON. Times are RFC 3339, durations are seconds.

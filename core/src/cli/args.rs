@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::{parse_duration, Timestamp};
 use clap::{Args, Parser, Subcommand};
-use keyhouse::{parse_duration, Timestamp};
 
 /// Keyhouse: create, verify and manage API keys in a SQLite file or a PostgreSQL database.
 #[derive(Debug, Parser)]
