@@ -41,9 +41,11 @@ endif
 test-core: pg-start
 	$(CARGO) test --workspace
 
-# The format vectors must agree with the independent Python reference.
+# The format vectors must agree with the independent Python reference, and
+# every package must carry the workspace's one version number.
 test-reference:
 	$(PYTHON) tests/reference/keyformat_v1.py --check
+	$(PYTHON) tests/versions.py
 
 # A virtualenv with the test tools; `pip install ./bindings-python` builds the
 # wheel exactly as the README tells users to.

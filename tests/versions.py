@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""One version number: the workspace's, in Cargo.toml. The crates inherit it
+(`version.workspace = true`) and the Python package reads it from there
+(`dynamic = ["version"]`, filled in by maturin). package.json and pom.xml
+must spell it out, so this check fails if either disagrees.
+
+    python3 tests/versions.py            # prints the version, exits 1 on a mismatch
+"""
+
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    workspace = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+    problems = []
+    for crate in ("core", "bindings-python", "bindings-node", "bindings-uniffi"):
+        package = tomllib.loads((ROOT / crate / "Cargo.toml").read_text())["package"]
+        if package.get("version") != {"workspace": True}:
+            problems.append(f"{crate}/Cargo.toml: version must be `version.workspace = true`")
+    project = tomllib.loads((ROOT / "bindings-python" / "pyproject.toml").read_text())["project"]
+    if "version" in project or "version" not in project.get("dynamic", []):
+        problems.append("bindings-python/pyproject.toml: the version must be dynamic (maturin takes Cargo's)")
+    found = {
+        "bindings-node/package.json": json.loads((ROOT / "bindings-node" / "package.json").read_text())["version"],
+    }
+    pom = (ROOT / "bindings-uniffi" / "kotlin" / "pom.xml").read_text()
+    # The project's own version: the first <version> after its <artifactId>, before any <dependencies>.
+    head = pom.split("<dependencies>", 1)[0]
+    match = re.search(r"<artifactId>[^<]+</artifactId>\s*<version>([^<]+)</version>", head)
+    found["bindings-uniffi/kotlin/pom.xml"] = match.group(1) if match else "(none)"
+    for path, version in found.items():
+        if version != workspace:
+            problems.append(f"{path}: version {version}, but Cargo.toml's workspace version is {workspace}")
+    for p in problems:
+        print(p, file=sys.stderr)
+    if not problems:
+        print(f"versions: {workspace} everywhere")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
