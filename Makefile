@@ -2,6 +2,7 @@
 #   make run    build the CLI and run the demo against a local SQLite file
 #   make test   build everything and run every test suite
 #   make demo-web  the self-service key page (Express) on http://127.0.0.1:3000/
+#   make dist   the artifacts a release would publish, in dist/
 #   make bench  run the benchmarks (on demand, not in CI); make bench-python for the binding
 
 CARGO ?= cargo
@@ -18,7 +19,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run demo-web test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web dist dist-python test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -53,15 +54,25 @@ python-env: $(VENV)/.ready
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5"
+	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.13" "auditwheel>=6"
 	touch $@
 
-python-install: python-env
-	$(PY) -m pip install -q --force-reinstall --no-deps ./bindings-python
+# The wheel a release would publish: abi3 (CPython 3.9+), linked by zig
+# against glibc 2.17 so that it is tagged manylinux2014, stripped; and the
+# sdist. maturin finds zig through the venv's `ziglang`, hence the PATH.
+dist-python: python-env
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --strip --zig --compatibility manylinux2014 -m bindings-python/Cargo.toml --out dist
+	$(VENV)/bin/maturin sdist -m bindings-python/Cargo.toml --out dist
+	$(VENV)/bin/auditwheel show dist/keyhouse-*-manylinux*.whl | grep -q '"manylinux_2_17_x86_64"'
+
+# The test venv gets that wheel, installed with no Rust toolchain in reach,
+# so every Python suite runs against what users would install.
+python-install: dist-python
+	tests/no-rust.sh $(PY) -m pip install -q --force-reinstall --no-deps dist/keyhouse-*-manylinux*.whl
 
 test-python: python-install pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
-	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest bindings-python/tests -q
+	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q
 
 node-env: bindings-node/node_modules/.package-lock.json
 bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
