@@ -19,7 +19,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run demo-web dist dist-python test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web dist dist-python dist-node test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -57,6 +57,9 @@ $(VENV)/.ready:
 	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.13" "auditwheel>=6"
 	touch $@
 
+# Everything a release would publish, in dist/ (see the README's "Packages").
+dist: dist-python dist-node
+
 # The wheel a release would publish: abi3 (CPython 3.9+), linked by zig
 # against glibc 2.17 so that it is tagged manylinux2014, stripped; and the
 # sdist. maturin finds zig through the venv's `ziglang`, hence the PATH.
@@ -83,11 +86,16 @@ bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
 node-build: node-env
 	cd bindings-node && npx napi build --platform --release && node scripts/client-cjs.js
 
-test-node: node-build python-install pg-start
+test-node: dist-node python-install pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts bindings-node/client.js
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
-	bindings-node/scripts/pack-check.sh
+	bindings-node/scripts/dist-check.sh dist
+
+# What npm would get: the main package (no addon) and the platform package
+# with the stripped addon, as tarballs in dist/.
+dist-node: node-build
+	bindings-node/scripts/dist.sh dist
 
 # The self-service routers over real HTTP: one contract suite against the
 # Express and the FastAPI demo, schemathesis against the OpenAPI document,

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """One version number: the workspace's, in Cargo.toml. The crates inherit it
 (`version.workspace = true`) and the Python package reads it from there
-(`dynamic = ["version"]`, filled in by maturin). package.json and pom.xml
-must spell it out, so this check fails if either disagrees.
+(`dynamic = ["version"]`, filled in by maturin). The npm packages and
+pom.xml must spell it out, so this check fails if any disagrees.
 
     python3 tests/versions.py            # prints the version, exits 1 on a mismatch
 """
@@ -27,7 +27,8 @@ def main() -> int:
     if "version" in project or "version" not in project.get("dynamic", []):
         problems.append("bindings-python/pyproject.toml: the version must be dynamic (maturin takes Cargo's)")
     found = {
-        "bindings-node/package.json": json.loads((ROOT / "bindings-node" / "package.json").read_text())["version"],
+        path: json.loads((ROOT / path).read_text())["version"]
+        for path in ("bindings-node/package.json", "bindings-node/npm/linux-x64-gnu/package.json")
     }
     pom = (ROOT / "bindings-uniffi" / "kotlin" / "pom.xml").read_text()
     # The project's own version: the first <version> after its <artifactId>, before any <dependencies>.

@@ -4,7 +4,9 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
-const REPO = path.resolve(__dirname, '..', '..')
+// The repository, for the shared vectors; KEYHOUSE_REPO when the suite runs
+// from a copy against an installed package (scripts/dist-check.sh).
+const REPO = process.env.KEYHOUSE_REPO || path.resolve(__dirname, '..', '..')
 
 function readVectors(name) {
   return JSON.parse(fs.readFileSync(path.join(REPO, 'tests', 'vectors', name), 'utf8'))
