@@ -19,7 +19,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run demo-web dist dist-python dist-node test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web dist dist-python dist-node dist-kotlin test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -58,7 +58,7 @@ $(VENV)/.ready:
 	touch $@
 
 # Everything a release would publish, in dist/ (see the README's "Packages").
-dist: dist-python dist-node
+dist: dist-python dist-node dist-kotlin
 
 # The wheel a release would publish: abi3 (CPython 3.9+), linked by zig
 # against glibc 2.17 so that it is tagged manylinux2014, stripped; and the
@@ -119,9 +119,19 @@ uniffi-build:
 	$(CARGO) build -p keyhouse-uniffi -p keyhouse --bins --lib
 	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug/uniffi-bindgen
 
-test-kotlin: uniffi-build pg-start
+test-kotlin: uniffi-build dist-kotlin pg-start
 	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
-	bindings-uniffi/kotlin/package-check.sh
+	tests/no-rust.sh bindings-uniffi/kotlin/package-check.sh
+
+# The jar a release would publish, with the release library, stripped (the
+# tests load the debug build instead). strip works on cargo's output in
+# place: cargo relinks it whenever the library changes, and nothing else
+# reads it.
+dist-kotlin: uniffi-build
+	$(CARGO) build --release -p keyhouse-uniffi --lib
+	strip --strip-debug target/release/libkeyhouse_uniffi.so
+	cd bindings-uniffi/kotlin && mvn -B -q package -DskipTests
+	mkdir -p dist && cp bindings-uniffi/kotlin/target/keyhouse-*.jar dist/
 
 # Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the script).
 test-swift: uniffi-build pg-start

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Builds the jar, then runs a plain Java program against it with nothing but
-# the jar and its runtime dependencies on the class path (no
-# jna.library.path): what a JVM project that depends on it gets.
+# Runs a plain Java program against the jar `make dist-kotlin` built, with
+# nothing but the jar and its runtime dependencies on the class path (no
+# jna.library.path, no debug library anywhere): what a JVM project that
+# depends on it gets. The jar must hold the stripped release library.
 set -eu
 cd "$(dirname "$0")"
-mvn -B -q package -DskipTests
+jar=target/keyhouse-$(sed -n 's|^  <version>\(.*\)</version>|\1|p' pom.xml).jar
 mvn -B -q dependency:build-classpath -Dmdep.outputFile=target/runtime-classpath.txt -Dmdep.includeScope=runtime
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -24,6 +25,9 @@ public class Check {
     }
 }
 JAVA
-cp="target/keyhouse-0.1.0.jar:$(cat target/runtime-classpath.txt)"
+(cd "$scratch" && jar xf "$OLDPWD/$jar" linux-x86-64/libkeyhouse_uniffi.so && mv linux-x86-64/libkeyhouse_uniffi.so lib.so)
+if readelf -S "$scratch/lib.so" | grep -q debug_info; then echo "package check: the jar's library has debug info" >&2; exit 1; fi
+if cmp -s "$scratch/lib.so" ../../target/debug/libkeyhouse_uniffi.so; then echo "package check: the jar holds the debug library" >&2; exit 1; fi
+cp="$jar:$(cat target/runtime-classpath.txt)"
 javac -cp "$cp" -d "$scratch" "$scratch/Check.java"
 env -u LD_LIBRARY_PATH java -cp "$cp:$scratch" Check
