@@ -48,8 +48,9 @@ test-reference:
 	$(PYTHON) tests/reference/keyformat_v1.py --check
 	$(PYTHON) tests/versions.py
 
-# A virtualenv with the test tools; `pip install ./bindings-python` builds the
-# wheel exactly as the README tells users to.
+# A virtualenv with the test tools, and zig and auditwheel for the wheel;
+# python-install then puts the built wheel into it, as `pip install keyhouse`
+# would.
 python-env: $(VENV)/.ready
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
