@@ -19,7 +19,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run demo-web dist dist-python dist-node dist-kotlin test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web dist dist-python dist-node dist-kotlin uniffi-release test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -124,18 +124,22 @@ test-kotlin: uniffi-build dist-kotlin pg-start
 	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
 	tests/no-rust.sh bindings-uniffi/kotlin/package-check.sh
 
-# The jar a release would publish, with the release library, stripped (the
-# tests load the debug build instead). strip works on cargo's output in
-# place: cargo relinks it whenever the library changes, and nothing else
-# reads it.
-dist-kotlin: uniffi-build
+# The release library that ships in the jar and that the Swift package links,
+# stripped. strip works on cargo's output in place: cargo relinks it whenever
+# the library changes, and nothing else reads it.
+uniffi-release:
 	$(CARGO) build --release -p keyhouse-uniffi --lib
 	strip --strip-debug target/release/libkeyhouse_uniffi.so
+
+# The jar a release would publish, with that library (the Kotlin tests load
+# the debug build instead).
+dist-kotlin: uniffi-build uniffi-release
 	cd bindings-uniffi/kotlin && mvn -B -q package -DskipTests
 	mkdir -p dist && cp bindings-uniffi/kotlin/target/keyhouse-*.jar dist/
 
-# Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the script).
-test-swift: uniffi-build pg-start
+# Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the
+# script). The package links the release library, as its users would.
+test-swift: uniffi-build uniffi-release pg-start
 	bindings-uniffi/swift/test.sh
 
 # Both suites, with the Kotlin-Swift test in three phases around the Swift run:

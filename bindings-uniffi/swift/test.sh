@@ -4,8 +4,9 @@
 # chroot is built once under .chroot/ (git-ignored) and reused while it exists.
 #
 # Usage: bindings-uniffi/swift/test.sh [swift test arguments...]
-# Needs root (debootstrap, chroot, mounts). The native library must already be
-# built in target/debug and the sources generated (make uniffi-generate).
+# Needs root (debootstrap, chroot, mounts). The release library must already
+# be built in target/release (make uniffi-release), as a user of the package
+# would link it, and the sources generated (make uniffi-build).
 # KEYHOUSE_INTEROP_DIR, when set to a folder inside the repository, is passed
 # on (as its path inside the chroot) to the cross-language tests.
 set -eu
@@ -42,6 +43,6 @@ unshare -m sh -ec "
     chroot '$jail' env HOME=/tmp KEYHOUSE_INTEROP_DIR='$interop' KEYHOUSE_TEST_PG='${KEYHOUSE_TEST_PG:-}' sh -ec '
         cd /src/bindings-uniffi/swift
         swift test --disable-swift-testing \
-            -Xlinker -L/src/target/debug -Xlinker -rpath -Xlinker /src/target/debug $*
+            -Xlinker -L/src/target/release -Xlinker -rpath -Xlinker /src/target/release $*
     '
 "
