@@ -52,7 +52,7 @@ test-reference:
 # python-install then puts the built wheel into it, as `pip install keyhouse`
 # would.
 python-env: $(VENV)/.ready
-$(VENV)/.ready:
+$(VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.13" "auditwheel>=6"
@@ -65,6 +65,7 @@ dist: dist-python dist-node dist-kotlin
 # against glibc 2.17 so that it is tagged manylinux2014, stripped; and the
 # sdist. maturin finds zig through the venv's `ziglang`, hence the PATH.
 dist-python: python-env
+	rm -f dist/keyhouse-*.whl dist/keyhouse-*.tar.gz
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --strip --zig --compatibility manylinux2014 -m bindings-python/Cargo.toml --out dist
 	$(VENV)/bin/maturin sdist -m bindings-python/Cargo.toml --out dist
 	$(VENV)/bin/auditwheel show dist/keyhouse-*-manylinux*.whl | grep -q '"manylinux_2_17_x86_64"'
@@ -76,7 +77,7 @@ python-install: dist-python
 
 test-python: python-install pg-start
 	$(CARGO) build -p keyhouse --bin keyhouse
-	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q
+	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_FROM_WHEEL=1 tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q
 
 node-env: bindings-node/node_modules/.package-lock.json
 bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
@@ -96,6 +97,7 @@ test-node: dist-node python-install pg-start
 # What npm would get: the main package (no addon) and the platform package
 # with the stripped addon, as tarballs in dist/.
 dist-node: node-build
+	rm -f dist/keyhouse-*.tgz
 	bindings-node/scripts/dist.sh dist
 
 # The self-service routers over real HTTP: one contract suite against the
@@ -124,16 +126,15 @@ test-kotlin: uniffi-build dist-kotlin pg-start
 	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
 	tests/no-rust.sh bindings-uniffi/kotlin/package-check.sh
 
-# The release library that ships in the jar and that the Swift package links,
-# stripped. strip works on cargo's output in place: cargo relinks it whenever
-# the library changes, and nothing else reads it.
+# The release library that ships in the jar (stripped by Maven as it packs
+# it) and that the Swift package links.
 uniffi-release:
 	$(CARGO) build --release -p keyhouse-uniffi --lib
-	strip --strip-debug target/release/libkeyhouse_uniffi.so
 
 # The jar a release would publish, with that library (the Kotlin tests load
 # the debug build instead).
 dist-kotlin: uniffi-build uniffi-release
+	rm -f dist/keyhouse-*.jar bindings-uniffi/kotlin/target/keyhouse-*.jar
 	cd bindings-uniffi/kotlin && mvn -B -q package -DskipTests
 	mkdir -p dist && cp bindings-uniffi/kotlin/target/keyhouse-*.jar dist/
 
@@ -175,7 +176,7 @@ bench-node: node-build
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) bindings-uniffi/target bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
+	rm -rf dist $(VENV) bindings-uniffi/target bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
 
 # Fuzzing (on demand, not in CI): the cargo-fuzz (libFuzzer) targets in
 # core/fuzz, built with a nightly toolchain and cargo-fuzz

@@ -369,7 +369,9 @@ export interface Refill {
  * Runs the keyhouse CLI (`npx keyhouse`) with `args`, the program name
  * first, and returns its exit code. It is the core's CLI, the same program
  * as the Rust binary, writing straight to this process's stdout and stderr
- * (on the calling thread: it is meant for the `keyhouse` command, not a server).
+ * (on the calling thread: it is meant for the `keyhouse` command, not a
+ * server). JavaScript strings cannot carry arguments that are not UTF-8:
+ * Node has already replaced such bytes with U+FFFD.
  */
 export declare function runCli(args: Array<string>): number
 

@@ -8,10 +8,10 @@ pom.xml must spell it out, so this check fails if any disagrees.
 """
 
 import json
-import re
 import sys
 import tomllib
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,13 +28,16 @@ def main() -> int:
         problems.append("bindings-python/pyproject.toml: the version must be dynamic (maturin takes Cargo's)")
     found = {
         path: json.loads((ROOT / path).read_text())["version"]
-        for path in ("bindings-node/package.json", "bindings-node/npm/linux-x64-gnu/package.json")
+        for path in (
+            "bindings-node/package.json",
+            "bindings-node/package-lock.json",
+            "bindings-node/npm/linux-x64-gnu/package.json",
+        )
     }
-    pom = (ROOT / "bindings-uniffi" / "kotlin" / "pom.xml").read_text()
-    # The project's own version: the first <version> after its <artifactId>, before any <dependencies>.
-    head = pom.split("<dependencies>", 1)[0]
-    match = re.search(r"<artifactId>[^<]+</artifactId>\s*<version>([^<]+)</version>", head)
-    found["bindings-uniffi/kotlin/pom.xml"] = match.group(1) if match else "(none)"
+    # The project's own <version>: a child of the root element.
+    pom = ElementTree.parse(ROOT / "bindings-uniffi" / "kotlin" / "pom.xml").getroot()
+    version = pom.find("{http://maven.apache.org/POM/4.0.0}version")
+    found["bindings-uniffi/kotlin/pom.xml"] = version.text if version is not None else "(none)"
     for path, version in found.items():
         if version != workspace:
             problems.append(f"{path}: version {version}, but Cargo.toml's workspace version is {workspace}")

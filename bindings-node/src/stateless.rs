@@ -111,7 +111,9 @@ pub fn http_status(outcome: crate::types::Outcome) -> u32 {
 /// Runs the keyhouse CLI (`npx keyhouse`) with `args`, the program name
 /// first, and returns its exit code. It is the core's CLI, the same program
 /// as the Rust binary, writing straight to this process's stdout and stderr
-/// (on the calling thread: it is meant for the `keyhouse` command, not a server).
+/// (on the calling thread: it is meant for the `keyhouse` command, not a
+/// server). JavaScript strings cannot carry arguments that are not UTF-8:
+/// Node has already replaced such bytes with U+FFFD.
 #[napi]
 pub fn run_cli(args: Vec<String>) -> u32 {
     keyhouse::cli::run(args).into()

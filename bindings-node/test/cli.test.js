@@ -9,7 +9,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { readVectors, tempDb, cliPath } = require('./helpers')
 
-const BIN = path.join(__dirname, '..', 'bin', 'keyhouse.js')
+// KEYHOUSE_BIN: an installed package's command (scripts/dist-check.sh).
+const BIN = process.env.KEYHOUSE_BIN || path.join(__dirname, '..', 'bin', 'keyhouse.js')
 const env = { ...process.env }
 delete env.KEYHOUSE_DB
 

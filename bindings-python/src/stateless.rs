@@ -116,8 +116,9 @@ pub fn verify_hash(
 /// Runs the keyhouse CLI (`python -m keyhouse`, the `keyhouse` script) with
 /// `args`, the program name first, and returns its exit code. It is the
 /// core's CLI, the same program as the Rust binary, writing straight to this
-/// process's stdout and stderr.
+/// process's stdout and stderr. Arguments are OS strings, so a path that is
+/// not UTF-8 (decoded by Python with surrogateescape) reaches it intact.
 #[pyfunction]
-pub fn run_cli(py: Python<'_>, args: Vec<String>) -> u8 {
+pub fn run_cli(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
     py.detach(|| keyhouse::cli::run(args))
 }

@@ -11,6 +11,11 @@ import pytest
 import keyhouse
 
 REPO = Path(__file__).resolve().parents[2]
+
+# make test installs the wheel from dist/ and says so: the suite must then
+# run against that installed package, never a copy of the source tree.
+if os.environ.get("KEYHOUSE_FROM_WHEEL"):
+    assert "site-packages" in Path(keyhouse.__file__).parts, f"keyhouse comes from {keyhouse.__file__}, not the wheel"
 VECTORS = REPO / "tests" / "vectors"
 
 

@@ -3,6 +3,7 @@
 # nothing but the jar and its runtime dependencies on the class path (no
 # jna.library.path, no debug library anywhere): what a JVM project that
 # depends on it gets. The jar must hold the stripped release library.
+# (readelf writes to a file first, so that a missing readelf fails the check.)
 set -eu
 cd "$(dirname "$0")"
 jar=target/keyhouse-$(sed -n 's|^  <version>\(.*\)</version>|\1|p' pom.xml).jar
@@ -26,7 +27,8 @@ public class Check {
 }
 JAVA
 (cd "$scratch" && jar xf "$OLDPWD/$jar" linux-x86-64/libkeyhouse_uniffi.so && mv linux-x86-64/libkeyhouse_uniffi.so lib.so)
-if readelf -S "$scratch/lib.so" | grep -q debug_info; then echo "package check: the jar's library has debug info" >&2; exit 1; fi
+readelf -S "$scratch/lib.so" > "$scratch/sections"
+if grep -q -e '\.symtab' -e '\.debug_' "$scratch/sections"; then echo "package check: the jar's library is not stripped" >&2; exit 1; fi
 if cmp -s "$scratch/lib.so" ../../target/debug/libkeyhouse_uniffi.so; then echo "package check: the jar holds the debug library" >&2; exit 1; fi
 cp="$jar:$(cat target/runtime-classpath.txt)"
 javac -cp "$cp" -d "$scratch" "$scratch/Check.java"

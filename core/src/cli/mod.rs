@@ -23,13 +23,18 @@ const SUCCESS: u8 = 0;
 
 /// Runs the CLI with `args` (the program name first, as in `std::env::args_os`),
 /// writing to this process's stdout and stderr, and returns the exit code:
-/// 0 done, 1 a key that is not VALID, 2 an error or bad arguments.
+/// 0 done, 1 a key that is not VALID, 2 an error or bad arguments (101 for
+/// a bug, as a panicking binary exits).
 pub fn run<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let code = match Cli::try_parse_from(args) {
+    let parsed = Cli::try_parse_from(args);
+    // A panic (a bug) ends the command the same way in every host: the panic
+    // hook has printed it, and the exit code is the binary's own, 101,
+    // instead of an exception in Python or an abort in Node.
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match parsed {
         Ok(cli) => match execute(cli) {
             Ok(code) => code,
             Err(e) => {
@@ -38,7 +43,8 @@ where
             }
         },
         Err(e) => bad_arguments(&e),
-    };
+    }))
+    .unwrap_or(101);
     // A host process (Python, Node) keeps running after this returns:
     // nothing may stay in Rust's buffer.
     let _ = std::io::stdout().flush();
