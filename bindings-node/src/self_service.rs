@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use keyhouse::self_service::{self, Policy, Request};
+use keyhouse::self_service::{self, OwnedRequest, Policy};
 use napi::bindgen_prelude::*;
 use napi::Env;
 use napi_derive::napi;
@@ -28,12 +28,7 @@ pub struct KeyApiAnswer {
 pub struct HandleTask {
     kh: Arc<keyhouse::Keyhouse>,
     api: Arc<self_service::KeyApi>,
-    owner: Option<String>,
-    method: String,
-    path: String,
-    query: String,
-    content_type: Option<String>,
-    body: Vec<u8>,
+    request: OwnedRequest,
 }
 
 impl Task for HandleTask {
@@ -41,15 +36,7 @@ impl Task for HandleTask {
     type JsValue = KeyApiAnswer;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        let request = Request {
-            owner: self.owner.as_deref(),
-            method: &self.method,
-            path: &self.path,
-            query: &self.query,
-            content_type: self.content_type.as_deref(),
-            body: &self.body,
-        };
-        Ok(self.api.handle(&self.kh, &request))
+        Ok(self.api.handle(&self.kh, &self.request.as_request()))
     }
 
     fn resolve(&mut self, _env: Env, r: Self::Output) -> Result<Self::JsValue> {
@@ -100,12 +87,7 @@ impl KeyApi {
         AsyncTask::new(HandleTask {
             kh: self.kh.clone(),
             api: self.api.clone(),
-            owner,
-            method,
-            path,
-            query,
-            content_type,
-            body: body.to_vec(),
+            request: OwnedRequest { owner, method, path, query, content_type, body: body.to_vec() },
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use keyhouse::self_service::{self, Policy, Request};
+use keyhouse::self_service::{self, OwnedRequest, Policy};
 use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
@@ -49,16 +49,9 @@ impl KeyApi {
         content_type: Option<String>,
         body: Vec<u8>,
     ) -> Answer {
+        let request = OwnedRequest { owner, method, path, query, content_type, body };
         py.detach(|| {
-            let request = Request {
-                owner: owner.as_deref(),
-                method: &method,
-                path: &path,
-                query: &query,
-                content_type: content_type.as_deref(),
-                body: &body,
-            };
-            let response = self.api.handle(&self.kh, &request);
+            let response = self.api.handle(&self.kh, &request.as_request());
             (response.status, response.headers, response.body, response.event.map(|e| e.to_json()))
         })
     }

@@ -56,6 +56,38 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// A [`Request`] that owns its parts: what a binding builds from its host's
+/// values, so that the request can be answered off the host's thread.
+#[derive(Clone, Default)]
+pub struct OwnedRequest {
+    /// The signed-in owner, or `None` (401).
+    pub owner: Option<String>,
+    /// The method, e.g. `POST`.
+    pub method: String,
+    /// The path below the router's mount point, still percent-encoded.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body as read, at most one byte past the policy's limit.
+    pub body: Vec<u8>,
+}
+
+impl OwnedRequest {
+    /// The request, borrowed.
+    pub fn as_request(&self) -> Request<'_> {
+        Request {
+            owner: self.owner.as_deref(),
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            content_type: self.content_type.as_deref(),
+            body: &self.body,
+        }
+    }
+}
+
 /// What to send back.
 #[derive(Clone, PartialEq)]
 pub struct Response {
@@ -189,7 +221,7 @@ impl KeyApi {
             .split('/')
             .map(|seg| percent_decode(seg, false))
             .collect::<Result<_>>()
-            .map_err(|_| Refusal(404, "NOT_FOUND", "no such endpoint".into(), vec![]))?;
+            .map_err(|_| no_endpoint())?;
         let parts: Vec<&str> = decoded.iter().map(String::as_str).collect();
         let event = |kind, key_id: &str, new_key_id: Option<&str>| Event {
             kind,
@@ -245,7 +277,7 @@ impl KeyApi {
                 Err(not_allowed(if self.policy.allow_delete { "GET, PATCH, DELETE" } else { "GET, PATCH" }))
             }
             (_, ["keys", _, "revoke" | "roll"]) => Err(not_allowed("POST")),
-            _ => Err(Refusal(404, "NOT_FOUND", "no such endpoint".into(), vec![])),
+            _ => Err(no_endpoint()),
         }
     }
 
@@ -306,6 +338,11 @@ impl KeyApi {
 
 fn admin_only() -> Error {
     Error::invalid("remaining, refill and rateLimit are set by the app, not by key owners")
+}
+
+/// A path outside the contract (or one that does not decode).
+fn no_endpoint() -> Refusal {
+    Refusal(404, "NOT_FOUND", "no such endpoint".into(), vec![])
 }
 
 fn not_allowed(allow: &'static str) -> Refusal {
