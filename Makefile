@@ -19,7 +19,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run demo-web dist dist-python dist-node dist-kotlin uniffi-release test-http pg-start bench-postgres test test-core test-reference python-env python-install test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web dist dist-python dist-node dist-kotlin uniffi-release test-http pg-start bench-postgres test test-core test-reference debug-build python-env python-install python-seams test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -27,10 +27,23 @@ run:
 
 test: lint test-core test-reference test-python test-node test-http test-torture test-uniffi
 
-# Formatting and clippy's warnings, for every crate in the workspace.
+# Formatting and clippy's warnings, for every crate in the workspace, as
+# released and with the test seams.
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace -- -D warnings
+	$(CARGO) clippy --workspace $(SEAMS_ALL) -- -D warnings
+
+# The test seams (a settable clock, fixed randomness: the core's `test-seams`
+# feature) are only in test builds, never in what ships; the release builds,
+# which make dist packs, never turn them on.
+SEAMS_ALL := --features keyhouse-python/test-seams,keyhouse-node/test-seams,keyhouse-uniffi/test-seams
+
+# Every debug build, in one cargo run so that they share one build of the
+# core: the CLI the interop tests call, the UniFFI library and uniffi-bindgen,
+# and the Python module and the Node addon with the seams.
+debug-build:
+	$(CARGO) build -p keyhouse -p keyhouse-uniffi -p keyhouse-python -p keyhouse-node --bins --lib $(SEAMS_ALL)
 
 pg-start:
 ifeq ($(PG_GIVEN),)
@@ -75,9 +88,21 @@ dist-python: python-env
 python-install: dist-python
 	tests/no-rust.sh $(PY) -m pip install -q --force-reinstall --no-deps dist/keyhouse-*-manylinux*.whl
 
-test-python: python-install pg-start
-	$(CARGO) build -p keyhouse --bin keyhouse
-	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_FROM_WHEEL=1 tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q
+# The package with the test seams, for the tests marked `seams` (the clock
+# and randomness of the conformance vectors): the Python sources beside the
+# debug module, named as an abi3 extension module (as maturin names it), put
+# on PYTHONPATH for those tests only and never installed.
+PY_SEAMS := $(CURDIR)/target/python-seams
+python-seams: debug-build
+	rm -rf $(PY_SEAMS) && mkdir -p $(PY_SEAMS)
+	cp -r bindings-python/python/keyhouse $(PY_SEAMS)/
+	cp target/debug/lib_native.so $(PY_SEAMS)/keyhouse/_native.abi3.so
+
+# The suite against the wheel (which must not have the seams), then the
+# seams tests against the seams build.
+test-python: python-install python-seams pg-start
+	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_FROM_WHEEL=1 tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q -m "not seams"
+	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_SEAMS=1 PYTHONPATH=$(PY_SEAMS) $(PY) -m pytest bindings-python/tests -q -m seams
 
 node-env: bindings-node/node_modules/.package-lock.json
 bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
@@ -88,11 +113,15 @@ bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
 node-build: node-env
 	cd bindings-node && npx napi build --platform --release && node scripts/client-cjs.js
 
-test-node: dist-node python-install pg-start
-	$(CARGO) build -p keyhouse --bin keyhouse
+# The addon with the test seams, which the conformance vectors load by path
+# (KEYHOUSE_SEAMS_ADDON): the debug build, named as an addon (.node), apart
+# from the package, whose addon, index.js and index.d.ts never see the seams.
+SEAMS_ADDON := $(CURDIR)/target/node-seams/keyhouse.node
+test-node: dist-node debug-build python-install pg-start
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts bindings-node/client.js
-	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) node --test test/
-	bindings-node/scripts/dist-check.sh dist
+	mkdir -p $(dir $(SEAMS_ADDON)) && cp target/debug/libkeyhouse_node.so $(SEAMS_ADDON)
+	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) KEYHOUSE_SEAMS_ADDON=$(SEAMS_ADDON) node --test test/
+	KEYHOUSE_SEAMS_ADDON=$(SEAMS_ADDON) bindings-node/scripts/dist-check.sh dist
 
 # What npm would get: the main package (no addon) and the platform package
 # with the stripped addon, as tarballs in dist/.
@@ -112,30 +141,38 @@ demo-web: node-build
 
 # Several processes in Python and Node, the CLI, the sqlite3 shell and
 # kill -9 on one database file (tests/torture); about a minute.
-test-torture: python-install node-build pg-start
-	$(CARGO) build -p keyhouse --bin keyhouse
+test-torture: python-install node-build debug-build pg-start
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest tests/torture -q
 
-# The UniFFI library (debug: it is tested, not measured), the CLI the interop
-# tests call, and the Kotlin and Swift sources generated from the library.
-uniffi-build:
-	$(CARGO) build -p keyhouse-uniffi -p keyhouse --bins --lib
-	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug/uniffi-bindgen
+# The UniFFI library (debug, with the test seams: it is tested, not
+# measured), the CLI the interop tests call, and the Kotlin and Swift sources
+# generated from that library, which the Kotlin and Swift tests compile.
+UNIFFI_GEN := $(CURDIR)/bindings-uniffi/target/generated
+uniffi-build: debug-build
+	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug/uniffi-bindgen $(UNIFFI_GEN)/debug
 
 test-kotlin: uniffi-build dist-kotlin pg-start
-	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test
+	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test -Duniffi.generated=$(UNIFFI_GEN)/debug/kotlin
 	tests/no-rust.sh bindings-uniffi/kotlin/package-check.sh
 
 # The release library that ships in the jar (stripped by Maven as it packs
-# it) and that the Swift package links.
-uniffi-release:
+# it) and that the Swift package links, without the seams, and the sources
+# generated from it: the jar compiles those, and the Swift package gets them
+# in its Sources/.
+uniffi-release: uniffi-build
 	$(CARGO) build --release -p keyhouse-uniffi --lib
+	bindings-uniffi/generate.sh target/release/libkeyhouse_uniffi.so target/debug/uniffi-bindgen $(UNIFFI_GEN)/release
+	mkdir -p bindings-uniffi/swift/Sources/Keyhouse bindings-uniffi/swift/Sources/KeyhouseFFI/include
+	cp $(UNIFFI_GEN)/release/swift/Keyhouse.swift bindings-uniffi/swift/Sources/Keyhouse/
+	cp $(UNIFFI_GEN)/release/swift/KeyhouseFFI.h bindings-uniffi/swift/Sources/KeyhouseFFI/include/
 
-# The jar a release would publish, with that library (the Kotlin tests load
-# the debug build instead).
-dist-kotlin: uniffi-build uniffi-release
-	rm -f dist/keyhouse-*.jar bindings-uniffi/kotlin/target/keyhouse-*.jar
-	cd bindings-uniffi/kotlin && mvn -B -q package -DskipTests
+# The jar a release would publish, compiled from the release sources with
+# the release library (the Kotlin tests compile the debug sources and load
+# the debug library instead). clean, so that no class compiled from the debug
+# sources lingers; the tests are not compiled here, as they use the seams.
+dist-kotlin: uniffi-release
+	rm -f dist/keyhouse-*.jar
+	cd bindings-uniffi/kotlin && mvn -B -q clean package -Dmaven.test.skip=true
 	mkdir -p dist && cp bindings-uniffi/kotlin/target/keyhouse-*.jar dist/
 
 # Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the

@@ -106,15 +106,6 @@ export interface ListOptions {
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A clock that only moves when told to, in milliseconds since the epoch. */
-export declare class _TestClock {
-  /** A clock stopped at `startMs`. */
-  constructor(startMs: number)
-  /** Sets the time. */
-  set(ms: number): void
-}
-export type TestClock = _TestClock
-
 /**
  * A new key: the plaintext, shown once, and its info. The plaintext is a
  * getter, so `console.log` and `JSON.stringify` never show it.
@@ -235,12 +226,6 @@ export declare class Keyhouse {
   /** `close`, on the calling thread. */
   closeSync(): void
 }
-
-/** Generates a key from fixed bytes: the id bytes, then the secret bytes. */
-export declare function _generateFromBytes(prefix: string, random: Uint8Array, secretBytes: number, pepper?: Pepper): GeneratedKey
-
-/** Opens a store whose clock is `clock`. */
-export declare function _openWithClock(path: string, clock: _TestClock, config?: KeyhouseConfig): Keyhouse
 
 /**
  * Generates a key: 32 random bytes of secret unless `secretBytes` says

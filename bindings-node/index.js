@@ -835,14 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports._TestClock = nativeBinding._TestClock
-module.exports.TestClock = nativeBinding.TestClock
 module.exports.CreatedKey = nativeBinding.CreatedKey
 module.exports.GeneratedKey = nativeBinding.GeneratedKey
 module.exports.KeyApi = nativeBinding.KeyApi
 module.exports.Keyhouse = nativeBinding.Keyhouse
-module.exports._generateFromBytes = nativeBinding._generateFromBytes
-module.exports._openWithClock = nativeBinding._openWithClock
 module.exports.generate = nativeBinding.generate
 module.exports.hashKey = nativeBinding.hashKey
 module.exports.httpStatus = nativeBinding.httpStatus

@@ -14,8 +14,5 @@ export const {
   hashKey,
   verifyHash,
   httpStatus,
-  _TestClock,
-  _openWithClock,
-  _generateFromBytes,
 } = native
 export default native

@@ -1,21 +1,18 @@
 #!/bin/sh
-# Generates the Kotlin and Swift sources from the built library (UniFFI
-# library mode) into the places the Maven project and the Swift package read.
-# Usage: bindings-uniffi/generate.sh <path to libkeyhouse_uniffi.so> <uniffi-bindgen>
+# Generates the Kotlin and Swift sources from a built library (UniFFI library
+# mode) into <out>/kotlin and <out>/swift. make generates them twice: from
+# the debug library, which has the test seams the suites use, and from the
+# release library, which ships without them (the jar compiles those).
+# Usage: bindings-uniffi/generate.sh <path to libkeyhouse_uniffi.so> <uniffi-bindgen> <out>
 set -eu
 lib=$1
 bindgen=$2
-here=$(cd "$(dirname "$0")" && pwd)
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+out=$3
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 
-"$bindgen" generate --library "$lib" --language kotlin --language swift --no-format --out-dir "$out" >/dev/null
+"$bindgen" generate --library "$lib" --language kotlin --language swift --no-format --out-dir "$scratch" >/dev/null
 
-kt="$here/kotlin/target/generated-sources/uniffi"
-rm -rf "$kt" && mkdir -p "$kt"
-cp -r "$out/dev" "$kt/"
-
-swift="$here/swift/Sources"
-mkdir -p "$swift/Keyhouse" "$swift/KeyhouseFFI/include"
-cp "$out/Keyhouse.swift" "$swift/Keyhouse/Keyhouse.swift"
-cp "$out/KeyhouseFFI.h" "$swift/KeyhouseFFI/include/KeyhouseFFI.h"
+rm -rf "$out" && mkdir -p "$out/kotlin" "$out/swift"
+cp -r "$scratch/dev" "$out/kotlin/"
+cp "$scratch/Keyhouse.swift" "$scratch/KeyhouseFFI.h" "$out/swift/"

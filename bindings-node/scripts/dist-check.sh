@@ -25,6 +25,19 @@ test -f node_modules/keyhouse-linux-x64-gnu/keyhouse.linux-x64-gnu.node
 readelf -S node_modules/keyhouse-linux-x64-gnu/keyhouse.linux-x64-gnu.node > sections
 if grep -q -e '\.symtab' -e '\.debug_' sections; then echo "dist-check: the addon is not stripped" >&2; exit 1; fi
 
+# No test seams in what ships: not in the addon's own exports, and not in
+# the JavaScript or the type declarations. (The vectors suite below loads
+# them from the seams build in KEYHOUSE_SEAMS_ADDON, which make test passes.)
+seams='_TestClock|_openWithClock|_generateFromBytes'
+"$norust" node -e "
+const addon = require('keyhouse-linux-x64-gnu')
+const found = Object.keys(addon).filter((k) => /^($seams)\$/.test(k))
+if (found.length || Object.keys(addon).length < 10) { console.error('dist-check: the addon exports', found); process.exit(1) }
+"
+if grep -E -l "$seams" node_modules/keyhouse/*.js node_modules/keyhouse/*.mjs node_modules/keyhouse/*.d.ts; then
+  echo "dist-check: the package mentions the test seams" >&2; exit 1
+fi
+
 # The suites, pointed at the installed package instead of the source tree.
 mkdir test
 for f in helpers.js api.test.js vectors.test.js express.test.js client.test.js cli.test.js; do

@@ -7,6 +7,7 @@
 mod convert;
 mod errors;
 mod js;
+#[cfg(feature = "test-seams")]
 mod seam;
 mod self_service;
 mod stateless;

@@ -25,6 +25,17 @@ function cliPath() {
   return p
 }
 
+/**
+ * The addon with the test seams (a settable clock, fixed randomness), which
+ * the package must not have: $KEYHOUSE_SEAMS_ADDON, a debug build with the
+ * test-seams feature that make test makes. Unset fails loudly.
+ */
+function seamsAddon() {
+  const p = process.env.KEYHOUSE_SEAMS_ADDON
+  if (!p) throw new Error('KEYHOUSE_SEAMS_ADDON is not set: the conformance scenarios need the test-seams build (make test-node)')
+  return require(p)
+}
+
 /** A Python with the keyhouse package: $KEYHOUSE_PYTHON or the repository's .venv. */
 function pythonPath() {
   return process.env.KEYHOUSE_PYTHON || path.join(REPO, '.venv', 'bin', 'python')
@@ -56,4 +67,4 @@ function pgSchema(t) {
   return name
 }
 
-module.exports = { REPO, readVectors, tempDb, cliPath, pythonPath, pgUrl, psql, pgSchema }
+module.exports = { REPO, readVectors, tempDb, cliPath, seamsAddon, pythonPath, pgUrl, psql, pgSchema }

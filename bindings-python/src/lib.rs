@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+#[cfg(feature = "test-seams")]
 mod seam;
 mod self_service;
 mod stateless;
@@ -26,9 +27,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stateless::verify_hash, m)?)?;
     m.add_function(wrap_pyfunction!(stateless::http_status, m)?)?;
     m.add_function(wrap_pyfunction!(stateless::run_cli, m)?)?;
-    m.add_function(wrap_pyfunction!(seam::_generate_from_bytes, m)?)?;
-    m.add_function(wrap_pyfunction!(seam::_open_with_clock, m)?)?;
-    m.add_class::<seam::TestClock>()?;
+    #[cfg(feature = "test-seams")]
+    {
+        m.add_function(wrap_pyfunction!(seam::_generate_from_bytes, m)?)?;
+        m.add_function(wrap_pyfunction!(seam::_open_with_clock, m)?)?;
+        m.add_class::<seam::TestClock>()?;
+    }
     m.add_class::<store::Keyhouse>()?;
     m.add_class::<self_service::KeyApi>()?;
     m.add_class::<store::Ready>()?;

@@ -31,11 +31,6 @@ impl TestClock {
     fn set(&self, ms: i64) {
         self.inner.set(Timestamp::from_millis(ms));
     }
-
-    /// Moves the time forward.
-    fn advance(&self, ms: i64) {
-        self.inner.advance_millis(ms);
-    }
 }
 
 /// Opens a store whose clock is `clock`.

@@ -14,8 +14,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 # make test installs the wheel from dist/ and says so: the suite must then
 # run against that installed package, never a copy of the source tree.
+# The wheel must not carry the test seams; the build that make test makes for
+# the `seams` tests (KEYHOUSE_SEAMS=1) must.
+SEAMS = ("_TestClock", "_open_with_clock", "_generate_from_bytes")
 if os.environ.get("KEYHOUSE_FROM_WHEEL"):
     assert "site-packages" in Path(keyhouse.__file__).parts, f"keyhouse comes from {keyhouse.__file__}, not the wheel"
+    shipped = [name for name in SEAMS if hasattr(keyhouse._native, name)]
+    assert not shipped, f"the wheel exports the test seams {shipped}"
+if os.environ.get("KEYHOUSE_SEAMS"):
+    missing = [name for name in SEAMS if not hasattr(keyhouse._native, name)]
+    assert not missing, f"{keyhouse.__file__} was built without the test seams (missing {missing})"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "seams: needs a build with the test-seams feature (make test runs these apart)")
 VECTORS = REPO / "tests" / "vectors"
 
 

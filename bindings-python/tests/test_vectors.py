@@ -1,4 +1,9 @@
-"""The cross-language conformance vectors, run through the Python binding."""
+"""The cross-language conformance vectors, run through the Python binding.
+
+The tests marked `seams` need the test seams (a settable clock, fixed
+randomness), which only a build with the `test-seams` feature has: make test
+runs them against such a build, and the rest against the wheel.
+"""
 
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +24,7 @@ def test_regex_matches_the_vectors():
     assert keyhouse.KEY_REGEX == FORMAT["key_regex"]
 
 
+@pytest.mark.seams
 @pytest.mark.parametrize("v", FORMAT["vectors"], ids=lambda v: v["prefix"])
 def test_format(v):
     pepper = keyhouse.Pepper(FORMAT["pepper"]["id"], bytes.fromhex(FORMAT["pepper"]["secret"]))
@@ -176,6 +182,7 @@ def rate_limit(r):
     return keyhouse.RateLimit(r["limit"], timedelta(milliseconds=r["window_ms"]))
 
 
+@pytest.mark.seams
 @pytest.mark.parametrize("scenario", SCENARIOS["scenarios"], ids=lambda s: s["name"])
 @pytest.mark.parametrize("where", ["memory", "file", "postgres"])
 def test_scenario(scenario, where, tmp_path, request):

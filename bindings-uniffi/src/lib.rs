@@ -14,6 +14,7 @@
 mod convert;
 mod errors;
 mod keys;
+#[cfg(feature = "test-seams")]
 mod seam;
 mod stateless;
 mod store;
@@ -21,6 +22,7 @@ mod types;
 
 pub use errors::KeyhouseError;
 pub use keys::{CreatedKey, GeneratedKey, Pepper};
+#[cfg(feature = "test-seams")]
 #[doc(hidden)]
 pub use seam::{test_generate_from_bytes, test_open_with_clock, TestClock};
 pub use stateless::{generate, hash_key, key_regex, parse, verify_hash};

@@ -1,8 +1,8 @@
 // swift-tools-version:5.9
 // Keyhouse for Swift: the generated UniFFI bindings over the Rust core.
 //
-// `make uniffi-generate` writes Sources/Keyhouse/Keyhouse.swift and
-// Sources/KeyhouseFFI/include/KeyhouseFFI.h from the built library; the
+// `make uniffi-release` writes Sources/Keyhouse/Keyhouse.swift and
+// Sources/KeyhouseFFI/include/KeyhouseFFI.h from the release library; the
 // library itself (libkeyhouse_uniffi) must be on the linker's search path.
 import PackageDescription
 

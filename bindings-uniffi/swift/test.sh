@@ -4,11 +4,15 @@
 # chroot is built once under .chroot/ (git-ignored) and reused while it exists.
 #
 # Usage: bindings-uniffi/swift/test.sh [swift test arguments...]
-# Needs root (debootstrap, chroot, mounts). The release library must already
-# be built in target/release (make uniffi-release), as a user of the package
-# would link it, and the sources generated (make uniffi-build).
+# Needs root (debootstrap, chroot, mounts). First it builds the package here,
+# with the sources generated from the release library and linking that
+# library (make uniffi-release), as a user of the package would. Then it runs
+# the tests in a copy of the package under bindings-uniffi/target/swift-test
+# with the sources generated from the debug library, which has the test
+# seams the conformance vectors use (make uniffi-build).
 # KEYHOUSE_INTEROP_DIR, when set to a folder inside the repository, is passed
-# on (as its path inside the chroot) to the cross-language tests.
+# on (as its path inside the chroot) to the cross-language tests; that run
+# skips the release build, which the run before it did.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 jail="$root/.chroot/trixie"
@@ -34,15 +38,30 @@ if [ -n "${KEYHOUSE_INTEROP_DIR:-}" ]; then
     interop="/src/${KEYHOUSE_INTEROP_DIR#"$root"/}"
 fi
 
-# A private mount namespace: /proc (swiftc needs it to load libswiftCore) and
-# the repository bind mount disappear when the command ends.
+# The test copy: the manifest, module map and tests from here, the sources
+# generated from the debug library.
+here="$root/bindings-uniffi/swift"
+generated="$root/bindings-uniffi/target/generated/debug/swift"
+staged="$root/bindings-uniffi/target/swift-test"
+mkdir -p "$staged/Sources/Keyhouse" "$staged/Sources/KeyhouseFFI/include"
+cp "$here/Package.swift" "$staged/"
+cp "$here/Sources/KeyhouseFFI/module.modulemap" "$staged/Sources/KeyhouseFFI/"
+rm -rf "$staged/Tests" && cp -r "$here/Tests" "$staged/"
+cp "$generated/Keyhouse.swift" "$staged/Sources/Keyhouse/"
+cp "$generated/KeyhouseFFI.h" "$staged/Sources/KeyhouseFFI/include/"
+
+release_build="swift build -Xlinker -L/src/target/release -Xlinker -rpath -Xlinker /src/target/release"
+if [ -n "$interop" ]; then release_build=true; fi
+
 mkdir -p "$jail/src"
 unshare -m sh -ec "
     mount -t proc proc '$jail/proc'
     mount --bind '$root' '$jail/src'
     chroot '$jail' env HOME=/tmp KEYHOUSE_INTEROP_DIR='$interop' KEYHOUSE_TEST_PG='${KEYHOUSE_TEST_PG:-}' sh -ec '
         cd /src/bindings-uniffi/swift
+        $release_build
+        cd /src/bindings-uniffi/target/swift-test
         swift test --disable-swift-testing \
-            -Xlinker -L/src/target/release -Xlinker -rpath -Xlinker /src/target/release $*
+            -Xlinker -L/src/target/debug -Xlinker -rpath -Xlinker /src/target/debug $*
     '
 "

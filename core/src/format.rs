@@ -106,12 +106,23 @@ pub fn generate(prefix: &str) -> Result<GeneratedKey> {
 /// Generates a key with `secret_bytes` random bytes of secret, hashed with
 /// `pepper` when one is given.
 pub fn generate_with(prefix: &str, secret_bytes: usize, pepper: Option<&Pepper>) -> Result<GeneratedKey> {
-    generate_with_random(prefix, secret_bytes, pepper, &OsRandom)
+    generate_from(prefix, secret_bytes, pepper, &OsRandom)
 }
 
-/// [`generate_with`] drawing from `random`: the test seam.
-#[doc(hidden)]
+/// [`generate_with`] drawing from `random`: the test seam, only in builds
+/// with the `test-seams` feature.
+#[cfg(feature = "test-seams")]
 pub fn generate_with_random(
+    prefix: &str,
+    secret_bytes: usize,
+    pepper: Option<&Pepper>,
+    random: &dyn RandomSource,
+) -> Result<GeneratedKey> {
+    generate_from(prefix, secret_bytes, pepper, random)
+}
+
+/// [`generate_with`] drawing from `random`.
+pub(crate) fn generate_from(
     prefix: &str,
     secret_bytes: usize,
     pepper: Option<&Pepper>,

@@ -31,8 +31,13 @@ mod hashing;
 mod model;
 pub mod permissions;
 mod ratelimit;
-#[doc(hidden)]
+/// The clock and randomness a store uses, swappable for tests. Public only
+/// with the `test-seams` feature, which test builds turn on; the packages a
+/// release ships are built without it, so they do not carry the seams.
+#[cfg(feature = "test-seams")]
 pub mod seam;
+#[cfg(not(feature = "test-seams"))]
+mod seam;
 pub mod self_service;
 mod store;
 mod time;

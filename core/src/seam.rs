@@ -1,14 +1,16 @@
 //! Test seams for the clock and the randomness.
 //!
 //! Not part of the normal API: production code uses the system clock and the
-//! OS CSPRNG. Conformance vectors and tests swap them in through
-//! [`crate::Keyhouse::open_with_seams`] and [`crate::format::generate_with_random`],
-//! so that every language can replay the same scenario at the same instants.
+//! OS CSPRNG. With the `test-seams` feature, conformance vectors and tests
+//! swap them in through `Keyhouse::open_with_seams` and
+//! `format::generate_with_random`, so that every language can replay the same
+//! scenario at the same instants.
 
+#[cfg(feature = "test-seams")]
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use sha2::{Digest, Sha256};
+use std::sync::Arc;
+#[cfg(feature = "test-seams")]
+use std::sync::Mutex;
 
 use crate::Timestamp;
 
@@ -47,9 +49,11 @@ impl RandomSource for OsRandom {
 }
 
 /// A clock that only moves when told to.
+#[cfg(feature = "test-seams")]
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);
 
+#[cfg(feature = "test-seams")]
 impl ManualClock {
     /// A clock stopped at `start`.
     pub fn new(start: Timestamp) -> Arc<Self> {
@@ -67,45 +71,23 @@ impl ManualClock {
     }
 }
 
+#[cfg(feature = "test-seams")]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.0.load(Ordering::SeqCst))
     }
 }
 
-/// Deterministic bytes: SHA-256 in counter mode over a seed. For tests only.
-#[derive(Debug)]
-pub struct SeededRandom {
-    seed: Vec<u8>,
-    counter: Mutex<u64>,
-}
-
-impl SeededRandom {
-    /// A stream determined entirely by `seed`.
-    pub fn new(seed: &[u8]) -> Arc<Self> {
-        Arc::new(SeededRandom { seed: seed.to_vec(), counter: Mutex::new(0) })
-    }
-}
-
-impl RandomSource for SeededRandom {
-    fn fill(&self, buf: &mut [u8]) {
-        let mut counter = self.counter.lock().unwrap_or_else(|e| e.into_inner());
-        for chunk in buf.chunks_mut(32) {
-            let block = Sha256::new().chain_update(&self.seed).chain_update(counter.to_be_bytes()).finalize();
-            chunk.copy_from_slice(&block[..chunk.len()]);
-            *counter += 1;
-        }
-    }
-}
-
 /// Hands out the given bytes, in order, cycling when they run out: for
 /// reproducing keys from fixed bytes (the format vectors).
+#[cfg(feature = "test-seams")]
 #[derive(Debug)]
 pub struct FixedBytes {
     bytes: Vec<u8>,
     next: Mutex<usize>,
 }
 
+#[cfg(feature = "test-seams")]
 impl FixedBytes {
     /// A source that yields `bytes`, then `bytes` again. `bytes` must not be empty.
     pub fn new(bytes: &[u8]) -> Arc<Self> {
@@ -114,6 +96,7 @@ impl FixedBytes {
     }
 }
 
+#[cfg(feature = "test-seams")]
 impl RandomSource for FixedBytes {
     fn fill(&self, buf: &mut [u8]) {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::format::{self, generate_with_random};
+use crate::format::{self, generate_from};
 use crate::hashing::Pepper;
 use crate::model::{CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, UpdateOptions};
 use crate::permissions::validate_grants;
@@ -74,17 +74,22 @@ impl Keyhouse {
     /// - a path, or `sqlite:PATH`: the SQLite file there;
     /// - `":memory:"`: an in-memory SQLite store.
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Self> {
-        Self::open_with_seams(path.as_ref(), config, Seams::default())
+        Self::open_seamed(path.as_ref(), config, Seams::default())
     }
 
     /// Opens a new, empty store that lives in memory and ends with this instance.
     pub fn open_in_memory(config: Config) -> Result<Self> {
-        Self::open_with_seams(Path::new(MEMORY_PATH), config, Seams::default())
+        Self::open_seamed(Path::new(MEMORY_PATH), config, Seams::default())
     }
 
-    /// [`Keyhouse::open`] with an injected clock and randomness: the test seam.
-    #[doc(hidden)]
+    /// [`Keyhouse::open`] with an injected clock and randomness: the test
+    /// seam, only in builds with the `test-seams` feature.
+    #[cfg(feature = "test-seams")]
     pub fn open_with_seams(path: &Path, config: Config, seams: Seams) -> Result<Self> {
+        Self::open_seamed(path, config, seams)
+    }
+
+    fn open_seamed(path: &Path, config: Config, seams: Seams) -> Result<Self> {
         config.validate()?;
         let db: Arc<dyn Backend> = match path.to_str() {
             Some(url) if postgres::is_postgres_url(url) => Arc::new(postgres::Postgres::open(url, &config)?),
@@ -330,7 +335,7 @@ impl Keyhouse {
     }
 
     fn generate(&self, prefix: &str) -> Result<format::GeneratedKey> {
-        generate_with_random(prefix, self.config.secret_bytes, self.config.pepper.as_ref(), &*self.seams.random)
+        generate_from(prefix, self.config.secret_bytes, self.config.pepper.as_ref(), &*self.seams.random)
     }
 
     /// Validates create options against the config and generates the key.

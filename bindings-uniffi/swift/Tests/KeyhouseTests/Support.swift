@@ -3,10 +3,17 @@ import XCTest
 
 /// Paths and helpers shared by the test files.
 enum Support {
-    /// The repository root: this package is `bindings-uniffi/swift`.
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    /// The repository root: the nearest folder above this file with the
+    /// conformance vectors (the tests run in `bindings-uniffi/swift` or in
+    /// make test's copy of it under `bindings-uniffi/target`).
+    static let root: URL = {
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("tests/vectors").path) {
+            precondition(dir.path != "/", "no tests/vectors above \(#filePath)")
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir
+    }()
 
     /// One file of the cross-language conformance vectors.
     static func vectors(_ name: String) throws -> [String: Any] {
