@@ -40,8 +40,9 @@ lint:
 SEAMS_ALL := --features keyhouse-python/test-seams,keyhouse-node/test-seams,keyhouse-uniffi/test-seams
 
 # Every debug build, in one cargo run so that they share one build of the
-# core: the CLI the interop tests call, the UniFFI library and uniffi-bindgen,
-# and the Python module and the Node addon with the seams.
+# core: the CLI the interop tests call, the UniFFI library and uniffi-bindgen
+# (which uniffi-release uses too), and the Python module and the Node addon
+# with the seams.
 debug-build:
 	$(CARGO) build -p keyhouse -p keyhouse-uniffi -p keyhouse-python -p keyhouse-node --bins --lib $(SEAMS_ALL)
 
@@ -94,8 +95,8 @@ python-install: dist-python
 # on PYTHONPATH for those tests only and never installed.
 PY_SEAMS := $(CURDIR)/target/python-seams
 python-seams: debug-build
-	rm -rf $(PY_SEAMS) && mkdir -p $(PY_SEAMS)
-	cp -r bindings-python/python/keyhouse $(PY_SEAMS)/
+	rm -rf $(PY_SEAMS) && mkdir -p $(PY_SEAMS)/keyhouse
+	cp bindings-python/python/keyhouse/*.py bindings-python/python/keyhouse/*.pyi bindings-python/python/keyhouse/py.typed $(PY_SEAMS)/keyhouse/
 	cp target/debug/lib_native.so $(PY_SEAMS)/keyhouse/_native.abi3.so
 
 # The suite against the wheel (which must not have the seams), then the

@@ -11,8 +11,7 @@
 # with the sources generated from the debug library, which has the test
 # seams the conformance vectors use (make uniffi-build).
 # KEYHOUSE_INTEROP_DIR, when set to a folder inside the repository, is passed
-# on (as its path inside the chroot) to the cross-language tests; that run
-# skips the release build, which the run before it did.
+# on (as its path inside the chroot) to the cross-language tests.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 jail="$root/.chroot/trixie"
@@ -38,6 +37,15 @@ if [ -n "${KEYHOUSE_INTEROP_DIR:-}" ]; then
     interop="/src/${KEYHOUSE_INTEROP_DIR#"$root"/}"
 fi
 
+# The package's own sources come from the release library: no test seams
+# (cat first, so that a missing file fails rather than passes).
+mkdir -p "$root/bindings-uniffi/target"
+cat "$root/bindings-uniffi/swift/Sources/Keyhouse/Keyhouse.swift" \
+    "$root/bindings-uniffi/swift/Sources/KeyhouseFFI/include/KeyhouseFFI.h" > "$root/bindings-uniffi/target/swift-shipped.txt"
+if grep -i -E 'testclock|test_?open_?with_?clock|test_?generate_?from_?bytes' "$root/bindings-uniffi/target/swift-shipped.txt"; then
+    echo "swift: the package's generated sources have the test seams" >&2; exit 1
+fi
+
 # The test copy: the manifest, module map and tests from here, the sources
 # generated from the debug library.
 here="$root/bindings-uniffi/swift"
@@ -50,16 +58,13 @@ rm -rf "$staged/Tests" && cp -r "$here/Tests" "$staged/"
 cp "$generated/Keyhouse.swift" "$staged/Sources/Keyhouse/"
 cp "$generated/KeyhouseFFI.h" "$staged/Sources/KeyhouseFFI/include/"
 
-release_build="swift build -Xlinker -L/src/target/release -Xlinker -rpath -Xlinker /src/target/release"
-if [ -n "$interop" ]; then release_build=true; fi
-
 mkdir -p "$jail/src"
 unshare -m sh -ec "
     mount -t proc proc '$jail/proc'
     mount --bind '$root' '$jail/src'
     chroot '$jail' env HOME=/tmp KEYHOUSE_INTEROP_DIR='$interop' KEYHOUSE_TEST_PG='${KEYHOUSE_TEST_PG:-}' sh -ec '
         cd /src/bindings-uniffi/swift
-        $release_build
+        swift build -Xlinker -L/src/target/release -Xlinker -rpath -Xlinker /src/target/release
         cd /src/bindings-uniffi/target/swift-test
         swift test --disable-swift-testing \
             -Xlinker -L/src/target/debug -Xlinker -rpath -Xlinker /src/target/debug $*
