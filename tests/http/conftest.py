@@ -63,6 +63,14 @@ class Server:
         self._out.flush()
         return self.log.read_text(errors="replace")
 
+    def output_with(self, text: str, timeout: float = 10.0) -> str:
+        """The output once it holds `text`: events fire after the answer is
+        sent, so a line may land a little after the request returns."""
+        deadline = time.monotonic() + timeout
+        while text not in (output := self.output()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return output
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

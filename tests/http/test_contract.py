@@ -271,7 +271,7 @@ def test_server_output_never_holds_a_key_and_has_the_events(server: Server):
     alice = server.user()
     created = alice.create()
     alice.http.post(f"/keys/{created['id']}/roll", json={})
-    output = server.output()
+    output = server.output_with(f"event rolled key={created['id']} owner={alice.name} new=")
     assert KEY.search(output) is None, "a plaintext key reached the server's output"
     assert f"event created key={created['id']} owner={alice.name}" in output
     assert f"event rolled key={created['id']} owner={alice.name} new=" in output
