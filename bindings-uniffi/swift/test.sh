@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the Swift package's tests on Linux. This Debian has no Swift, so the
-# tests run in a Debian trixie chroot with Debian's swiftlang (Swift 6). The
-# chroot is built once under .chroot/ (git-ignored) and reused while it exists.
+# tests run in a Debian trixie chroot with Debian's swiftlang (Swift 6): see
+# tests/trixie.sh.
 #
 # Usage: bindings-uniffi/swift/test.sh [swift test arguments...]
 # Needs root (debootstrap, chroot, mounts). First it builds the package here,
@@ -14,23 +14,7 @@
 # on (as its path inside the chroot) to the cross-language tests.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-jail="$root/.chroot/trixie"
-
-if [ ! -e "$jail/.ready" ]; then
-    command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
-    # The mirror this machine's own apt uses also serves trixie.
-    mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-    rm -rf "$jail" && mkdir -p "$jail"
-    echo "swift: building a trixie chroot in $jail (once)"
-    debootstrap --variant=minbase trixie "$jail" "${mirror:-http://deb.debian.org/debian}" >/dev/null
-    cp /etc/resolv.conf "$jail/etc/resolv.conf"
-    unshare -m sh -ec "
-        mount -t proc proc '$jail/proc'
-        chroot '$jail' apt-get update -qq
-        chroot '$jail' env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends swiftlang libc6-dev >/dev/null
-    "
-    touch "$jail/.ready"
-fi
+jail=$("$root/tests/trixie.sh" swiftlang libc6-dev)
 
 interop=""
 if [ -n "${KEYHOUSE_INTEROP_DIR:-}" ]; then
