@@ -19,7 +19,7 @@ PG_GIVEN := $(filter environment,$(origin KEYHOUSE_TEST_PG))
 KEYHOUSE_TEST_PG ?= postgres://keyhouse:keyhouse@127.0.0.1:5432/keyhouse_test?sslmode=disable
 export KEYHOUSE_TEST_PG
 
-.PHONY: run demo-web dist dist-python dist-node dist-kotlin uniffi-release test-http pg-start bench-postgres test test-core test-reference debug-build python-env python-install python-seams test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node clean fuzz
+.PHONY: run demo-web dist dist-python dist-node dist-kotlin dist-java test-java uniffi-release test-http pg-start bench-postgres test test-core test-reference debug-build python-env python-install python-seams test-python node-env node-build test-node uniffi-build test-kotlin test-swift test-uniffi test-torture lint bench bench-python bench-node bench-java clean fuzz
 
 run:
 	$(CARGO) build --release -p keyhouse --bin keyhouse
@@ -32,19 +32,21 @@ test: lint test-core test-reference test-python test-node test-http test-torture
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace -- -D warnings
-	$(CARGO) clippy --workspace $(SEAMS_ALL) -- -D warnings
+	$(CARGO) clippy --workspace $(DEV_FEATURES) -- -D warnings
 
 # The test seams (a settable clock, fixed randomness: the core's `test-seams`
 # feature) are only in test builds, never in what ships; the release builds,
 # which make dist packs, never turn them on.
-SEAMS_ALL := --features keyhouse-python/test-seams,keyhouse-node/test-seams,keyhouse-uniffi/test-seams
+# Debug builds also build the binding generators (keyhouse-uniffi's
+# `bindgen` feature), which the release library does not need.
+DEV_FEATURES := --features keyhouse-python/test-seams,keyhouse-node/test-seams,keyhouse-uniffi/test-seams,keyhouse-uniffi/bindgen
 
 # Every debug build, in one cargo run so that they share one build of the
-# core: the CLI the interop tests call, the UniFFI library and uniffi-bindgen
-# (which uniffi-release uses too), and the Python module and the Node addon
-# with the seams.
+# core: the CLI the interop tests call, the UniFFI library with uniffi-bindgen
+# and uniffi-bindgen-java (which uniffi-release uses too), and the Python
+# module and the Node addon with the seams.
 debug-build:
-	$(CARGO) build -p keyhouse -p keyhouse-uniffi -p keyhouse-python -p keyhouse-node --bins --lib $(SEAMS_ALL)
+	$(CARGO) build -p keyhouse -p keyhouse-uniffi -p keyhouse-python -p keyhouse-node --bins --lib $(DEV_FEATURES)
 
 pg-start:
 ifeq ($(PG_GIVEN),)
@@ -73,7 +75,7 @@ $(VENV)/.ready: Makefile
 	touch $@
 
 # Everything a release would publish, in dist/ (see the README's "Packages").
-dist: dist-python dist-node dist-kotlin
+dist: dist-python dist-node dist-kotlin dist-java
 
 # The wheel a release would publish: abi3 (CPython 3.9+), linked by zig
 # against glibc 2.17 so that it is tagged manylinux2014, stripped; and the
@@ -146,11 +148,11 @@ test-torture: python-install node-build debug-build pg-start
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(PY) -m pytest tests/torture -q
 
 # The UniFFI library (debug, with the test seams: it is tested, not
-# measured), the CLI the interop tests call, and the Kotlin and Swift sources
-# generated from that library, which the Kotlin and Swift tests compile.
+# measured), the CLI the interop tests call, and the Kotlin, Swift and Java
+# sources generated from that library, which their tests compile.
 UNIFFI_GEN := $(CURDIR)/bindings-uniffi/target/generated
 uniffi-build: debug-build
-	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug/uniffi-bindgen $(UNIFFI_GEN)/debug
+	bindings-uniffi/generate.sh target/debug/libkeyhouse_uniffi.so target/debug $(UNIFFI_GEN)/debug
 
 test-kotlin: uniffi-build dist-kotlin pg-start
 	cd bindings-uniffi/kotlin && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse mvn -B -q test -Duniffi.generated=$(UNIFFI_GEN)/debug/kotlin
@@ -162,7 +164,7 @@ test-kotlin: uniffi-build dist-kotlin pg-start
 # in its Sources/.
 uniffi-release: uniffi-build
 	$(CARGO) build --release -p keyhouse-uniffi --lib
-	bindings-uniffi/generate.sh target/release/libkeyhouse_uniffi.so target/debug/uniffi-bindgen $(UNIFFI_GEN)/release
+	bindings-uniffi/generate.sh target/release/libkeyhouse_uniffi.so target/debug $(UNIFFI_GEN)/release
 	mkdir -p bindings-uniffi/swift/Sources/Keyhouse bindings-uniffi/swift/Sources/KeyhouseFFI/include
 	cp $(UNIFFI_GEN)/release/swift/Keyhouse.swift bindings-uniffi/swift/Sources/Keyhouse/
 	cp $(UNIFFI_GEN)/release/swift/KeyhouseFFI.h bindings-uniffi/swift/Sources/KeyhouseFFI/include/
@@ -172,23 +174,44 @@ uniffi-release: uniffi-build
 # the debug library instead). clean, so that no class compiled from the debug
 # sources lingers; the tests are not compiled here, as they use the seams.
 dist-kotlin: uniffi-release
-	rm -f dist/keyhouse-*.jar
+	rm -f dist/keyhouse-[0-9]*.jar
 	cd bindings-uniffi/kotlin && mvn -B -q clean package -Dmaven.test.skip=true
 	mkdir -p dist && cp bindings-uniffi/kotlin/target/keyhouse-*.jar dist/
+
+# The Java (FFM) binding needs a JDK 22 or later: bindings-uniffi/java/jvm.sh
+# DIR COMMAND runs COMMAND in DIR with one (JAVA22_HOME, else JAVA_HOME if it
+# is one, else the newest under /usr/lib/jvm, else Debian's openjdk-25 in
+# the trixie chroot).
+JVM := bindings-uniffi/java/jvm.sh
+
+# The Java jar a release would publish, like the Kotlin one: compiled from the
+# release sources, with the release library stripped inside.
+dist-java: uniffi-release
+	rm -f dist/keyhouse-java-*.jar
+	$(JVM) bindings-uniffi/java mvn -B -q clean package -Dmaven.test.skip=true
+	mkdir -p dist && cp bindings-uniffi/java/target/keyhouse-java-*.jar dist/
+
+# The Java suite (the sources generated from the debug library, which it
+# loads), then a plain Java program against the jar alone.
+test-java: uniffi-build dist-java pg-start
+	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse $(JVM) bindings-uniffi/java mvn -B -q test -Duniffi.generated=$(UNIFFI_GEN)/debug/java
+	$(JVM) bindings-uniffi/java $(CURDIR)/tests/no-rust.sh ./package-check.sh
 
 # Runs as root: the Swift toolchain lives in a Debian trixie chroot (see the
 # script). The package links the release library, as its users would.
 test-swift: uniffi-build uniffi-release pg-start
 	bindings-uniffi/swift/test.sh
 
-# Both suites, with the Kotlin-Swift test in three phases around the Swift run:
-# Kotlin creates two keys, Swift verifies one and revokes the other, Kotlin
-# sees the revocation. The last phase leaves kotlin-checked behind.
+# The three suites, with the cross-language test in phases on one file:
+# Kotlin creates two keys, Swift verifies one and revokes the other, Java
+# sees both and makes a key, Kotlin sees the revocation and verifies Java's
+# key. The last phase leaves kotlin-checked behind.
 INTEROP := $(CURDIR)/bindings-uniffi/target/interop
-test-uniffi: test-kotlin
+test-uniffi: test-kotlin test-java
 	rm -rf $(INTEROP) && mkdir -p $(INTEROP)
 	cd bindings-uniffi/kotlin && KEYHOUSE_INTEROP_DIR=$(INTEROP) KEYHOUSE_INTEROP_PHASE=create mvn -B -q surefire:test -Dtest=CrossLanguageTest
 	KEYHOUSE_INTEROP_DIR=$(INTEROP) bindings-uniffi/swift/test.sh
+	KEYHOUSE_INTEROP_DIR=$(INTEROP) $(JVM) bindings-uniffi/java mvn -B -q surefire:test -Dtest=CrossLanguageTest
 	cd bindings-uniffi/kotlin && KEYHOUSE_INTEROP_DIR=$(INTEROP) KEYHOUSE_INTEROP_PHASE=check mvn -B -q surefire:test -Dtest=CrossLanguageTest
 	test -f $(INTEROP)/kotlin-checked
 
@@ -212,9 +235,14 @@ bench-python: python-install
 bench-node: node-build
 	cd bindings-node/bench && npm install --no-audit --no-fund && node bench_verify.js && node bench_spend.js
 
+# Java/FFM, Kotlin/JNA and a JDBC floor side by side in one JVM, on the
+# release jars (bindings-uniffi/java/bench.sh).
+bench-java: dist-java dist-kotlin
+	$(JVM) bindings-uniffi/java ./bench.sh
+
 clean:
 	$(CARGO) clean
-	rm -rf dist $(VENV) bindings-uniffi/target bindings-uniffi/kotlin/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
+	rm -rf dist $(VENV) bindings-uniffi/target bindings-uniffi/kotlin/target bindings-uniffi/java/target bindings-uniffi/swift/.build bindings-node/node_modules bindings-node/*.node keyhouse-demo.db keyhouse-demo.db-wal keyhouse-demo.db-shm
 
 # Fuzzing (on demand, not in CI): the cargo-fuzz (libFuzzer) targets in
 # core/fuzz, built with a nightly toolchain and cargo-fuzz

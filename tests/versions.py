@@ -2,7 +2,7 @@
 """One version number: the workspace's, in Cargo.toml. The crates inherit it
 (`version.workspace = true`) and the Python package reads it from there
 (`dynamic = ["version"]`, filled in by maturin). The npm packages and
-pom.xml must spell it out, so this check fails if any disagrees.
+the pom.xml files must spell it out, so this check fails if any disagrees.
 
     python3 tests/versions.py            # prints the version, exits 1 on a mismatch
 """
@@ -34,10 +34,10 @@ def main() -> int:
             "bindings-node/npm/linux-x64-gnu/package.json",
         )
     }
-    # The project's own <version>: a child of the root element.
-    pom = ElementTree.parse(ROOT / "bindings-uniffi" / "kotlin" / "pom.xml").getroot()
-    version = pom.find("{http://maven.apache.org/POM/4.0.0}version")
-    found["bindings-uniffi/kotlin/pom.xml"] = version.text if version is not None else "(none)"
+    # Each project's own <version>: a child of the root element.
+    for path in ("bindings-uniffi/kotlin/pom.xml", "bindings-uniffi/java/pom.xml"):
+        version = ElementTree.parse(ROOT / path).getroot().find("{http://maven.apache.org/POM/4.0.0}version")
+        found[path] = version.text if version is not None else "(none)"
     for path, version in found.items():
         if version != workspace:
             problems.append(f"{path}: version {version}, but Cargo.toml's workspace version is {workspace}")

@@ -60,9 +60,10 @@ class InteropTest {
 }
 
 /**
- * Kotlin and Swift on one database file, in two phases around the Swift
- * suite (see the Makefile's test-uniffi): `create` makes two keys, Swift
- * verifies the first and revokes the second, `check` sees the revocation.
+ * Kotlin, Swift and Java on one database file, in two phases around the
+ * Swift and Java suites (see the Makefile's test-uniffi): `create` makes two
+ * keys, Swift verifies the first and revokes the second, Java sees both and
+ * makes a key, `check` sees the revocation and verifies Java's key.
  * Skipped unless KEYHOUSE_INTEROP_DIR and KEYHOUSE_INTEROP_PHASE are set.
  */
 class CrossLanguageTest {
@@ -93,6 +94,9 @@ class CrossLanguageTest {
             assertEquals(Outcome.REVOKED, store.verify(keys.getString("b")).outcome)
             assertTrue(store.get(keys.getString("b_id")).revokedAt != null)
             assertEquals(Outcome.VALID, store.verify(keys.getString("a"), listOf("files:read")).outcome)
+            // The key the Java (FFM) binding made between the two phases.
+            val java = JSONObject(Files.readString(dir.resolve("java-keys.json")))
+            assertEquals(Outcome.VALID, store.verify(java.getString("key")).outcome)
         }
         // The Makefile checks for this file, so that a skipped phase cannot pass unseen.
         Files.writeString(dir.resolve("kotlin-checked"), "ok")
