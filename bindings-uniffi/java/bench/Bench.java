@@ -78,6 +78,21 @@ public final class Bench {
         return medians;
     }
 
+    /** The sorted latencies, in nanoseconds, of {@code n} single calls (after as many to warm up). */
+    static long[] latencies(Op op, int n) {
+        for (int i = 0; i < n; i++) {
+            call(op);
+        }
+        long[] out = new long[n];
+        for (int i = 0; i < n; i++) {
+            long start = System.nanoTime();
+            call(op);
+            out[i] = System.nanoTime() - start;
+        }
+        Arrays.sort(out);
+        return out;
+    }
+
     static String us(double ns) {
         return String.format("%.2f µs", ns / 1000);
     }
@@ -157,6 +172,11 @@ public final class Bench {
             System.out.printf("verify, valid keys in turn, %d-key WAL files (median of %d rounds):%n", KEYS, ROUNDS);
             System.out.printf("  Java/FFM %s, Kotlin/JNA %s, JDBC floor %s%n", us(v[0]), us(v[1]), us(v[2]));
             System.out.printf("  Java/FFM throughput / floor's: %.2fx; Kotlin/JNA time / Java/FFM's: %.1fx%n", v[2] / v[0], v[1] / v[0]);
+            long[] javaCalls = latencies(javaVerify, 200_000);
+            long[] floorCalls = latencies(floor, 200_000);
+            System.out.printf("  per call, p50 / p99: Java/FFM %s / %s, JDBC floor %s / %s%n",
+                    us(javaCalls[javaCalls.length / 2]), us(javaCalls[javaCalls.length * 99 / 100]),
+                    us(floorCalls[floorCalls.length / 2]), us(floorCalls[floorCalls.length * 99 / 100]));
 
             double[] regex = measure(300, () -> KeyhouseLib.keyRegex().length(), () -> dev.keyhouse.KeyhouseKt.keyRegex().length());
             double[] parse = measure(300, () -> KeyhouseLib.parse(key).id().length(), () -> dev.keyhouse.KeyhouseKt.parse(key).getId().length());
