@@ -93,13 +93,13 @@ python-install: dist-python
 
 # The package with the test seams, for the tests marked `seams` (the clock
 # and randomness of the conformance vectors): the Python sources beside the
-# debug module, named as an abi3 extension module (as maturin names it), put
+# debug module (a link, not a copy), named as an abi3 extension module (as maturin names it), put
 # on PYTHONPATH for those tests only and never installed.
 PY_SEAMS := $(CURDIR)/target/python-seams
 python-seams: debug-build
 	rm -rf $(PY_SEAMS) && mkdir -p $(PY_SEAMS)/keyhouse
 	cp bindings-python/python/keyhouse/*.py bindings-python/python/keyhouse/*.pyi bindings-python/python/keyhouse/py.typed $(PY_SEAMS)/keyhouse/
-	cp target/debug/lib_native.so $(PY_SEAMS)/keyhouse/_native.abi3.so
+	ln -s $(CURDIR)/target/debug/lib_native.so $(PY_SEAMS)/keyhouse/_native.abi3.so
 
 # The suite against the wheel (which must not have the seams), then the
 # seams tests against the seams build.
@@ -122,7 +122,7 @@ node-build: node-env
 SEAMS_ADDON := $(CURDIR)/target/node-seams/keyhouse.node
 test-node: dist-node debug-build python-install pg-start
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts bindings-node/client.js
-	mkdir -p $(dir $(SEAMS_ADDON)) && cp target/debug/libkeyhouse_node.so $(SEAMS_ADDON)
+	mkdir -p $(dir $(SEAMS_ADDON)) && ln -sf $(CURDIR)/target/debug/libkeyhouse_node.so $(SEAMS_ADDON)
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) KEYHOUSE_SEAMS_ADDON=$(SEAMS_ADDON) node --test test/
 	KEYHOUSE_SEAMS_ADDON=$(SEAMS_ADDON) bindings-node/scripts/dist-check.sh dist
 

@@ -35,6 +35,8 @@ if [ -n "$missing" ]; then
         mount -t proc proc '$jail/proc'
         chroot '$jail' apt-get update -qq >&2
         chroot '$jail' env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+        # The downloaded .debs (600 MB for Swift) are not needed once unpacked.
+        chroot '$jail' apt-get clean
     "
 fi
 # The chroot trusts the certificate authorities this machine adds to its own
