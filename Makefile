@@ -119,10 +119,12 @@ node-build: node-env
 # The addon with the test seams, which the conformance vectors load by path
 # (KEYHOUSE_SEAMS_ADDON): the debug build, named as an addon (.node), apart
 # from the package, whose addon, index.js and index.d.ts never see the seams.
+# A hard link, not a copy (100 MB) or a symlink: Node's require resolves a
+# symlink to its target, whose name lacks .node, and loads it as JavaScript.
 SEAMS_ADDON := $(CURDIR)/target/node-seams/keyhouse.node
 test-node: dist-node debug-build python-install pg-start
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts bindings-node/client.js
-	mkdir -p $(dir $(SEAMS_ADDON)) && ln -sf $(CURDIR)/target/debug/libkeyhouse_node.so $(SEAMS_ADDON)
+	mkdir -p $(dir $(SEAMS_ADDON)) && ln -f target/debug/libkeyhouse_node.so $(SEAMS_ADDON)
 	cd bindings-node && KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_PYTHON=$(CURDIR)/$(PY) KEYHOUSE_SEAMS_ADDON=$(SEAMS_ADDON) node --test test/
 	KEYHOUSE_SEAMS_ADDON=$(SEAMS_ADDON) bindings-node/scripts/dist-check.sh dist
 
