@@ -103,7 +103,7 @@ test('verify, list, update, roll and config arguments', () => {
   assert.deepEqual(store.getSync(c.info.id), c.info, 'failed updates change nothing')
   assert.throws(() => store.rollSync(c.info.id, -1), invalid)
   assert.throws(() => store.rollSync(c.info.id, '1h'), TypeError)
-  for (const [config, expected] of [[{ secretBytes: 4 }, invalid], [{ defaultPermissions: 'r' }, TypeError], [{ maxKeysPerOwner: 0 }, invalid], [{ minExpiry: 10, maxExpiry: 5 }, invalid], [{ pepper: 'p' }, TypeError], [{ pepper: { id: 'p', secret: 'not bytes' } }, TypeError], [{ pepper: { id: 'p', secret: Buffer.alloc(4) } }, invalid], [{ busyTimeout: -1 }, invalid], [{ frobnicate: true }, TypeError]]) {
+  for (const [config, expected] of [[{ secretBytes: 4 }, invalid], [{ defaultPermissions: 'r' }, TypeError], [{ maxKeysPerOwner: 0 }, invalid], [{ verifyCacheSize: -1 }, invalid], [{ verifyCacheSize: 1e8 }, invalid], [{ minExpiry: 10, maxExpiry: 5 }, invalid], [{ pepper: 'p' }, TypeError], [{ pepper: { id: 'p', secret: 'not bytes' } }, TypeError], [{ pepper: { id: 'p', secret: Buffer.alloc(4) } }, invalid], [{ busyTimeout: -1 }, invalid], [{ frobnicate: true }, TypeError]]) {
     assert.throws(() => kh.Keyhouse.open(':memory:', config), expected, JSON.stringify(config))
   }
   assert.throws(() => kh.Keyhouse.open(42), TypeError)

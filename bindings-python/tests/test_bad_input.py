@@ -183,6 +183,8 @@ def test_roll_grace(kh, key):
         ({"default_prefix": 7}, TypeError),
         ({"default_permissions": "r"}, TypeError),
         ({"max_keys_per_owner": 0}, ValueError),
+        ({"verify_cache_size": -1}, ValueError),
+        ({"verify_cache_size": 10**8}, ValueError),
         ({"min_expiry": 10, "max_expiry": 5}, ValueError),
         ({"pepper": b"x" * 32}, TypeError),
         ({"previous_peppers": [None]}, TypeError),

@@ -128,6 +128,9 @@ pub fn core_config(config: Option<Config>) -> Result<keyhouse::Config> {
     if let Some(rehash) = config.rehash_on_verify {
         c.rehash_on_verify = rehash;
     }
+    if let Some(n) = config.verify_cache_size {
+        c.verify_cache_size = int("verify_cache_size", n)?;
+    }
     if let Some(n) = config.pool_size {
         c.pool_size = int("pool_size", n)?;
     }

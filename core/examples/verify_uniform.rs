@@ -1,6 +1,14 @@
 //! Verifies keys drawn uniformly from an N-key file store: a steady target
 //! for profilers on the cache-miss path (`perf record`).
-//! `KEYS=1000000 N=iterations cargo run --release --example verify_uniform`.
+//! `KEYS=1000000 N=iterations cargo run --release --example verify_uniform`;
+//! with `WARM=1`, every key is verified once before the timed loop;
+//! `CACHE=rows` sets `verify_cache_size`; with `SPENDER=1`, a second store
+//! on the same file spends credits of one key in a loop meanwhile, so that
+//! a commit lands every few tens of microseconds, as when other processes
+//! spend while this one verifies.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use keyhouse::{Config, CreateOptions, Keyhouse};
 
@@ -9,7 +17,8 @@ fn main() {
     let (keys, n) = (env("KEYS", 1_000_000), env("N", 1_000_000));
     let p = std::env::temp_dir().join(format!("vuniform-{keys}.db"));
     let fresh = !p.exists();
-    let kh = Keyhouse::open(&p, Config::default()).unwrap();
+    let config = Config { verify_cache_size: env("CACHE", 100_000) as u32, ..Config::default() };
+    let kh = Keyhouse::open(&p, config).unwrap();
     let list = std::env::temp_dir().join(format!("vuniform-{keys}.keys"));
     if fresh || !list.exists() {
         let mut all = Vec::with_capacity(keys);
@@ -21,6 +30,28 @@ fn main() {
     }
     let text = std::fs::read_to_string(&list).unwrap();
     let all: Vec<&str> = text.lines().collect();
+    if env("WARM", 0) == 1 {
+        // Every key once, so that the timed loop measures the steady state.
+        let t = std::time::Instant::now();
+        for key in &all {
+            assert!(kh.verify(key, &[], 1).unwrap().is_valid());
+        }
+        println!("warm-up: {:.2} µs/verify", t.elapsed().as_secs_f64() * 1e6 / all.len() as f64);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let spender = (env("SPENDER", 0) == 1).then(|| {
+        let (p, stop) = (p.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let other = Keyhouse::open(&p, Config::default()).unwrap();
+            let paid = other.create(CreateOptions { remaining: Some(i64::MAX / 2), ..Default::default() }).unwrap();
+            let mut spends = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                assert!(other.verify(&paid.key, &[], 1).unwrap().is_valid());
+                spends += 1;
+            }
+            spends
+        })
+    });
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let t = std::time::Instant::now();
     for _ in 0..n {
@@ -29,7 +60,13 @@ fn main() {
         x ^= x << 17;
         assert!(kh.verify(all[(x % all.len() as u64) as usize], &[], 1).unwrap().is_valid());
     }
-    println!("{:.2} µs/verify over {} keys", t.elapsed().as_secs_f64() * 1e6 / n as f64, all.len());
+    let elapsed = t.elapsed();
+    println!("{:.2} µs/verify over {} keys", elapsed.as_secs_f64() * 1e6 / n as f64, all.len());
+    stop.store(true, Ordering::Relaxed);
+    if let Some(spender) = spender {
+        let spends = spender.join().unwrap();
+        println!("meanwhile {spends} spends committed ({:.0}/s)", spends as f64 / elapsed.as_secs_f64());
+    }
     // The usage those verifies left pending, written in one transaction.
     let wal = || std::fs::metadata(p.with_extension("db-wal")).map_or(0, |m| m.len());
     let (t, before) = (std::time::Instant::now(), wal());

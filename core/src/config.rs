@@ -43,6 +43,11 @@ pub struct Config {
     /// turns it off, so that checking a key by hand never changes the
     /// store (a service that lacks the CLI's pepper would then reject it).
     pub rehash_on_verify: bool,
+    /// How many keys the verify cache holds, each as read from the store
+    /// (about 0.9 KB each with its index, for a key with no name, owner or
+    /// metadata). Verifies of cached keys read nothing. Default 100,000;
+    /// 0 turns the cache off, so that every verify reads the store.
+    pub verify_cache_size: u32,
     /// PostgreSQL: the most connections a store opens for requests (the
     /// listener has one more). Default 8.
     pub pool_size: u32,
@@ -92,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("usage_flush_interval", &self.usage_flush_interval)
             .field("busy_timeout", &self.busy_timeout)
             .field("rehash_on_verify", &self.rehash_on_verify)
+            .field("verify_cache_size", &self.verify_cache_size)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
@@ -120,6 +126,7 @@ impl Default for Config {
             usage_flush_interval: Duration::from_secs(60),
             busy_timeout: Duration::from_secs(5),
             rehash_on_verify: true,
+            verify_cache_size: DEFAULT_VERIFY_CACHE_SIZE,
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
@@ -150,6 +157,9 @@ impl Config {
         }
         if self.max_keys_per_owner == Some(0) {
             return Err(Error::invalid("max_keys_per_owner must be at least 1"));
+        }
+        if self.verify_cache_size > MAX_VERIFY_CACHE_SIZE {
+            return Err(Error::invalid(format!("verify_cache_size must be 0-{MAX_VERIFY_CACHE_SIZE}")));
         }
         if !(1..=MAX_POOL_SIZE).contains(&self.pool_size) {
             return Err(Error::invalid(format!("pool_size must be 1-{MAX_POOL_SIZE}, got {}", self.pool_size)));
@@ -185,6 +195,10 @@ impl Config {
 
 /// The most connections one store's pool may hold.
 const MAX_POOL_SIZE: u32 = 1000;
+/// Keys a verify cache holds unless told otherwise: about 90 MB at most.
+const DEFAULT_VERIFY_CACHE_SIZE: u32 = 100_000;
+/// The largest verify cache allowed: about 9 GB.
+const MAX_VERIFY_CACHE_SIZE: u32 = 10_000_000;
 /// The longest timeout or staleness bound accepted.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The most verifies one lease may cover.

@@ -377,6 +377,7 @@ fn bad_config_is_refused() {
             ..Config::default()
         },
         Config { max_keys_per_owner: Some(0), ..Config::default() },
+        Config { verify_cache_size: 10_000_001, ..Config::default() },
         Config { pepper: Some(p.clone()), previous_peppers: vec![p], ..Config::default() },
     ];
     for c in bad {
@@ -477,6 +478,110 @@ fn cached_rows_never_outlive_a_commit() {
 
     b.delete(id).unwrap();
     assert_eq!(a.verify(&c.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+}
+
+/// A commit drops from other processes' caches only the keys it changed:
+/// the rest still answer from memory (`verify_cached` says so).
+#[test]
+fn a_commit_drops_only_the_keys_it_changed() {
+    let dir = TempDir::new("cache-log");
+    let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let admin = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let keys: Vec<_> = (0..3).map(|_| admin.create(CreateOptions::default()).unwrap()).collect();
+    for k in &keys {
+        assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
+    }
+    admin.revoke(&keys[0].info.id).unwrap();
+    assert_eq!(service.verify(&keys[0].key, &[], 1).unwrap().outcome, Outcome::Revoked);
+    let r = service.verify_cached(&keys[1].key, &[], 1).unwrap();
+    assert!(r.is_some_and(|r| r.is_valid()), "an unchanged key is still answered from memory");
+
+    // The sqlite3 shell's changes are logged by the same triggers.
+    let shell = Connection::open(dir.db()).unwrap();
+    shell.execute("UPDATE keys SET enabled = 0 WHERE id = ?1", [&keys[1].info.id]).unwrap();
+    assert_eq!(service.verify(&keys[1].key, &[], 1).unwrap().outcome, Outcome::Disabled);
+    // A REPLACE deletes the old row without firing delete triggers; its insert is logged.
+    shell
+        .execute(
+            "INSERT OR REPLACE INTO keys (seq, id, prefix, hash, permissions, metadata, enabled, created_at, \
+             updated_at, revoked_at) SELECT seq, id, prefix, hash, permissions, metadata, 1, created_at, \
+             updated_at, updated_at FROM keys WHERE id = ?1",
+            [&keys[2].info.id],
+        )
+        .unwrap();
+    assert_eq!(service.verify(&keys[2].key, &[], 1).unwrap().outcome, Outcome::Revoked);
+}
+
+/// A process that falls further behind than the change log reaches (it
+/// keeps the last 10,000 changes) drops its whole cache.
+#[test]
+fn a_cache_behind_the_pruned_log_starts_over() {
+    let dir = TempDir::new("cache-pruned");
+    let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let admin = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let k = admin.create(CreateOptions::default()).unwrap();
+    assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
+    admin.revoke(&k.info.id).unwrap();
+    admin.create_many(vec![CreateOptions::default(); 10_001]).unwrap();
+    assert_eq!(service.verify(&k.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+}
+
+/// A backup restored over the live file (the sqlite3 shell's `.restore`)
+/// brings back an older log; a cache that saw entries the backup lacks
+/// must not mistake the new entries written after the restore for them.
+#[test]
+fn a_restored_backup_empties_the_cache() {
+    let dir = TempDir::new("cache-restore");
+    let backup = dir.path().join("backup.db");
+    let sqlite3 = |command: String| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(dir.db())
+            .arg(command)
+            .output()
+            .expect("the sqlite3 shell is required (apt-get install sqlite3)");
+        assert!(out.status.success(), "{out:?}");
+    };
+    let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    service.create(CreateOptions::default()).unwrap();
+    sqlite3(format!(".backup '{}'", backup.display()));
+    let lost = service.create(CreateOptions::default()).unwrap();
+    assert!(service.verify(&lost.key, &[], 1).unwrap().is_valid());
+    sqlite3(format!(".restore '{}'", backup.display()));
+    // As many changes as the lost create, so the log is as long again.
+    Keyhouse::open(dir.db(), Config::default()).unwrap().create(CreateOptions::default()).unwrap();
+    assert_eq!(service.verify(&lost.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+}
+
+/// With `verify_cache_size` 0 nothing is answered from memory, and
+/// everything still works.
+#[test]
+fn a_store_without_a_verify_cache_reads_every_time() {
+    let dir = TempDir::new("cache-off");
+    let kh = Keyhouse::open(dir.db(), Config { verify_cache_size: 0, ..Config::default() }).unwrap();
+    let admin = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let k = kh.create(CreateOptions::default()).unwrap();
+    for n in 1..=3 {
+        assert_eq!(kh.verify(&k.key, &[], 1).unwrap().key.unwrap().usage_count, n);
+        assert!(kh.verify_cached(&k.key, &[], 1).unwrap().is_none());
+    }
+    admin.revoke(&k.info.id).unwrap();
+    assert_eq!(kh.verify(&k.key, &[], 1).unwrap().outcome, Outcome::Revoked);
+}
+
+/// Usage this process flushed shows in the rows it keeps cached.
+#[test]
+fn a_flush_keeps_cached_usage_counts_right() {
+    let dir = TempDir::new("cache-flush");
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let k = kh.create(CreateOptions::default()).unwrap();
+    for _ in 0..3 {
+        kh.verify(&k.key, &[], 1).unwrap();
+    }
+    kh.flush().unwrap();
+    assert_eq!(kh.verify(&k.key, &[], 1).unwrap().key.unwrap().usage_count, 4);
+    kh.flush().unwrap();
+    assert_eq!(kh.get(&k.info.id).unwrap().usage_count, 4);
+    assert_eq!(kh.verify(&k.key, &[], 1).unwrap().key.unwrap().usage_count, 5);
 }
 
 #[test]

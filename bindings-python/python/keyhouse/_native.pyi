@@ -170,6 +170,7 @@ class Keyhouse:
         usage_flush_interval: Seconds = ...,
         busy_timeout: Seconds = ...,
         rehash_on_verify: bool = ...,
+        verify_cache_size: int = ...,
         pool_size: int = ...,
         connect_timeout: Seconds = ...,
         statement_timeout: Seconds = ...,

@@ -39,10 +39,26 @@ impl<S: PartialEq> Clock<S> {
         Some((&slot.found, fresh))
     }
 
+    /// The entry for `id`, whatever token it was read under; counts as a use.
+    pub(crate) fn get_any(&mut self, id: &str) -> Option<&Found> {
+        let slot = &mut self.slots[*self.index.get(id)?];
+        slot.used = true;
+        Some(&slot.found)
+    }
+
+    /// The token and answer of the entry for `id`, to change in place.
+    pub(crate) fn entry_mut(&mut self, id: &str) -> Option<(&mut S, &mut Found)> {
+        let slot = &mut self.slots[*self.index.get(id)?];
+        Some((&mut slot.seen, &mut slot.found))
+    }
+
     pub(crate) fn put(&mut self, id: &str, seen: S, found: Found) {
         if let Some(&i) = self.index.get(id) {
             let slot = &mut self.slots[i];
             (slot.seen, slot.found, slot.used) = (seen, found, true);
+            return;
+        }
+        if self.capacity == 0 {
             return;
         }
         if self.slots.len() < self.capacity {

@@ -30,8 +30,6 @@ use crate::store::backend::{Found, Lookup};
 use crate::store::clock::Clock;
 use crate::store::row::KeyRow;
 
-/// Rows kept at most (as on SQLite).
-const MAX_ROWS: usize = 100_000;
 /// Unknown ids kept at most; a bound of their own, so that a flood of
 /// made-up ids cannot push real rows out.
 const MAX_MISSES: usize = 20_000;
@@ -52,10 +50,11 @@ pub(super) struct PgCache {
 }
 
 impl PgCache {
-    pub(super) fn new(epoch: i64, confirmed_at: Instant, max_staleness: Duration) -> Self {
+    /// A cache of at most `size` rows (`Config::verify_cache_size`; 0 keeps none).
+    pub(super) fn new(epoch: i64, confirmed_at: Instant, max_staleness: Duration, size: u32) -> Self {
         PgCache {
-            rows: Mutex::new(Clock::new(MAX_ROWS)),
-            misses: Mutex::new(Clock::new(MAX_MISSES)),
+            rows: Mutex::new(Clock::new(size as usize)),
+            misses: Mutex::new(Clock::new(if size == 0 { 0 } else { MAX_MISSES })),
             generation: AtomicU64::new(0),
             epoch: Mutex::new(epoch),
             confirmed: AtomicU64::new(0),

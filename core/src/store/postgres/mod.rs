@@ -187,7 +187,7 @@ impl Postgres {
         let sql = Arc::new(Sql::new(&config.schema));
         let started = Instant::now();
         let epoch: i64 = client.query_typed_one(&sql.epoch, &[]).map_err(pg_error)?.try_get(0).map_err(pg_error)?;
-        let cache = Arc::new(PgCache::new(epoch, started, config.max_staleness));
+        let cache = Arc::new(PgCache::new(epoch, started, config.max_staleness, config.verify_cache_size));
         let manager = Manager { config: pg.clone(), tls: tls.clone() };
         let pool = Pool::builder()
             .max_size(config.pool_size)

@@ -1,16 +1,30 @@
-//! A verify cache that is never stale: rows are served from memory only
-//! while no transaction has committed since they were read.
+//! A verify cache that never answers from an outdated key: a row is served
+//! from memory only while no change to its key has been logged since it
+//! was read.
 //!
-//! In WAL mode every commit, by any connection in any process, publishes
-//! itself by rewriting the WAL-index header (its change counter, frame
-//! count, checksums and salts). SQLite's own readers decide whether their
-//! page cache is still valid the same way: read the header's two copies
-//! without a lock and compare them with the copy seen last time
-//! (`walIndexTryHdr`; the header is laid out in SQLite's "WAL-mode File
-//! Format" document, section 2.1). Here a row is cached together with the
-//! header seen *before* it was read; while the header is unchanged, nothing
-//! has committed since, so the row is exactly what a fresh read would
-//! return. Any change, a revoke from another process included, misses.
+//! Every change to `keys`, by any connection in any process, the sqlite3
+//! shell included, writes the key's id to the change log `key_changes` in
+//! the same transaction (triggers, see `schema`). To catch up, the cache
+//! reads the log from the last entry it saw and drops the rows it names; if
+//! the log no longer continues from that entry, it drops every row.
+//!
+//! Catching up costs a query, so it is done only when something has
+//! committed since the last time. In WAL mode every commit publishes itself
+//! by rewriting the WAL-index header (its change counter, frame count,
+//! checksums and salts). SQLite's own readers decide whether their page
+//! cache is still valid the same way: read the header's two copies without
+//! a lock and compare them with the copy seen last time (`walIndexTryHdr`;
+//! the header is laid out in SQLite's "WAL-mode File Format" document,
+//! section 2.1). The cache keeps the header read just before its last
+//! catch-up; while the header is unchanged, nothing has committed since,
+//! so every cached row is exactly what a fresh read would return.
+//!
+//! What verify changes (usage, credits, rate-limit state) lives in
+//! `key_state` and is not logged. Credits and rate limits are decided on a
+//! fresh read in a write transaction, whatever the cache holds. Usage from
+//! this process's own flushes is added to the cached rows (`flushed`);
+//! usage flushed by other processes shows in a cached row only once the
+//! row is read again, as on PostgreSQL.
 //!
 //! The header is read through SQLite's own mapping of the WAL-index, which
 //! its VFS hands out through `xShmMap` (see [`WalIndex::of`]). Keyhouse
@@ -25,23 +39,23 @@
 //! from scratch (which could recreate an old header after a checkpoint).
 
 use std::ffi::c_void;
-use std::sync::atomic::{fence, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{ffi, Connection};
 
-use crate::store::backend::{Found, Lookup};
+use crate::store::backend::{Found, Lookup, UsageBatch};
 use crate::store::clock::Clock;
 use crate::store::row::KeyRow;
+use crate::store::sqlite::tx::Written;
+use crate::store::verifying::same_secret;
+use crate::Timestamp;
 
 /// The WAL-index header: 48 bytes, stored twice (walformat, section 2.1).
 const HEADER_WORDS: usize = 12;
 /// The size of one WAL-index region; SQLite maps the WAL-index in regions of
 /// exactly this size and its VFS refuses any other (walformat, section 2).
 const WAL_INDEX_REGION: i32 = 32 * 1024;
-/// Rows kept at most. A default key costs about 600 bytes here, so the cache
-/// stays under ~60 MB however many keys the store holds.
-const MAX_ROWS: usize = 100_000;
 /// Unknown ids kept at most (each costs about 100 bytes). They have a bound
 /// of their own, so a flood of made-up ids cannot push real rows out.
 const MAX_MISSES: usize = 20_000;
@@ -118,61 +132,230 @@ impl WalIndex {
     }
 }
 
-/// Rows recently read by verify (and ids found unknown), each with the
-/// header seen before its read.
+/// One entry of the change log (`key_changes`, schema version 5).
+pub(crate) struct Change {
+    /// The entry's position in the log.
+    pub n: i64,
+    /// The id of the key that changed.
+    pub id: String,
+    /// A random number written with the entry.
+    pub tag: i64,
+}
+
+/// What the cache last caught up with.
+struct Synced {
+    /// The WAL-index header read just before the log was: while the header
+    /// is still this, nothing has committed since.
+    header: Header,
+    /// The newest log entry then (`n`, `tag`); `None` if the log was empty.
+    last: Option<(i64, i64)>,
+}
+
+/// Rows read by verify (and ids found unknown), kept while no logged change
+/// names them.
 pub(crate) struct VerifyCache {
     wal: WalIndex,
-    rows: Mutex<Clock<Header>>,
-    misses: Mutex<Clock<Header>>,
+    /// Each row with the number of this process's usage flushes it holds
+    /// (see `flush_ends`).
+    rows: Mutex<Clock<u64>>,
+    misses: Mutex<Clock<()>>,
+    /// Held while catching up, so that catch-ups apply in order.
+    synced: Mutex<Option<Synced>>,
+    /// Bumped before every invalidation, so a row read while one ran is not
+    /// kept: the invalidation may have passed over its id already.
+    generation: AtomicU64,
+    /// Usage flushes of this process begun so far, and ended (changed
+    /// under the rows lock). They run one at a time, under the writer lock.
+    flushes_begun: AtomicU64,
+    flushes_ended: AtomicU64,
 }
 
 impl VerifyCache {
-    pub(crate) fn new(wal: WalIndex) -> Self {
-        VerifyCache { wal, rows: Mutex::new(Clock::new(MAX_ROWS)), misses: Mutex::new(Clock::new(MAX_MISSES)) }
+    /// A cache of at most `size` rows (`Config::verify_cache_size`).
+    pub(crate) fn new(wal: WalIndex, size: u32) -> Self {
+        VerifyCache {
+            wal,
+            rows: Mutex::new(Clock::new(size as usize)),
+            misses: Mutex::new(Clock::new(MAX_MISSES)),
+            synced: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            flushes_begun: AtomicU64::new(0),
+            flushes_ended: AtomicU64::new(0),
+        }
     }
 
-    /// Reads the row with `id`: from memory if nothing has committed since it
-    /// was cached, otherwise through `load` (whose result is then cached,
-    /// whether a row or none).
+    /// Reads the row with `id`: from memory if no change to it has been
+    /// logged since it was read, otherwise through `load` (whose answer is
+    /// then kept, row or none). `changes_since(n)` reads the log entries from
+    /// position `n` on, in order.
     ///
-    /// A cached row that is no longer fresh is returned as is, marked stale,
-    /// when `stale_ok` accepts it: for callers that use it only to choose a
-    /// path which reads the row afresh anyway.
+    /// When something has committed since the last catch-up and a cached
+    /// row that `stale_ok` accepts is at hand, that row is returned as is,
+    /// marked stale, without catching up: for callers that use it only to
+    /// choose a path which reads the row afresh anyway.
     pub(crate) fn get_or_load<E>(
         &self,
         id: &str,
         stale_ok: impl Fn(&KeyRow) -> bool,
+        changes_since: impl FnOnce(i64) -> Result<Vec<Change>, E>,
         load: impl FnOnce() -> Result<Found, E>,
     ) -> Result<Lookup, E> {
-        let Some(before) = self.wal.read() else { return Ok(Lookup { found: load()?, fresh: true }) };
-        if let Some(hit) = self.get_at(id, &before, &stale_ok) {
+        if let Some(hit) = self.get(id, &stale_ok) {
             return Ok(hit);
         }
+        if !self.catch_up(changes_since)? {
+            return Ok(Lookup { found: load()?, fresh: true });
+        }
+        if let Some(hit) = self.get(id, |_| false) {
+            return Ok(hit);
+        }
+        // Read before the load, so that a catch-up that starts meanwhile
+        // is noticed, and so is a usage flush: a row read while one ran
+        // may or may not hold its counts, so it is not kept.
+        let generation = self.generation.load(Ordering::Acquire);
+        let flushes = self.flushes_ended.load(Ordering::Acquire);
+        let idle = self.flushes_begun.load(Ordering::Acquire) == flushes;
         let found = load()?;
         match &found {
-            Some(_) => lock(&self.rows).put(id, before, found.clone()),
-            None => lock(&self.misses).put(id, before, None),
+            Some(_) => {
+                let mut rows = lock(&self.rows);
+                if idle
+                    && self.generation.load(Ordering::Acquire) == generation
+                    && self.flushes_begun.load(Ordering::Acquire) == flushes
+                {
+                    rows.put(id, flushes, found.clone());
+                }
+            }
+            None => {
+                let mut misses = lock(&self.misses);
+                if self.generation.load(Ordering::Acquire) == generation {
+                    misses.put(id, (), None);
+                }
+            }
         }
         Ok(Lookup { found, fresh: true })
     }
 
-    /// The cached answer for `id`, if there is one that may be used now.
+    /// The cached answer for `id`, if there is one that may be used now:
+    /// fresh while nothing has committed since the last catch-up, else a
+    /// row that `stale_ok` accepts, marked stale.
     pub(crate) fn get(&self, id: &str, stale_ok: impl Fn(&KeyRow) -> bool) -> Option<Lookup> {
-        self.get_at(id, &self.wal.read()?, &stale_ok)
-    }
-
-    fn get_at(&self, id: &str, now: &Header, stale_ok: &impl Fn(&KeyRow) -> bool) -> Option<Lookup> {
-        if let Some((found, fresh)) = lock(&self.rows).get(id, now, |f| f.as_deref().is_some_and(stale_ok)) {
-            return Some(Lookup { found: found.clone(), fresh });
+        let now = self.wal.read()?;
+        let current = lock_synced(&self.synced).as_ref().is_some_and(|s| s.header == now);
+        let mut rows = lock(&self.rows);
+        if current {
+            if let Some(found) = rows.get_any(id) {
+                return Some(Lookup { found: found.clone(), fresh: true });
+            }
+            drop(rows);
+            return lock(&self.misses).get_any(id).map(|_| Lookup { found: None, fresh: true });
         }
-        lock(&self.misses).get(id, now, |_| false).map(|_| Lookup { found: None, fresh: true })
+        let found = rows.get_any(id).filter(|f| f.as_deref().is_some_and(&stale_ok))?;
+        Some(Lookup { found: found.clone(), fresh: false })
     }
 
-    /// Drops the row of a key this store deleted: it can never be served
-    /// again (the commit changed the header), so it would only hold memory
-    /// until evicted.
+    /// Brings the cache up to date with every commit before now: drops the
+    /// rows of keys logged as changed since the last catch-up, or every row
+    /// if the log no longer continues from the entry seen then (pruned past
+    /// it, emptied, or replaced by a restored backup). `false` if the
+    /// WAL-index header cannot be read at the moment (a writer is updating
+    /// it): then nothing may be served from memory or kept.
+    fn catch_up<E>(&self, changes_since: impl FnOnce(i64) -> Result<Vec<Change>, E>) -> Result<bool, E> {
+        let mut synced = lock_synced(&self.synced);
+        // Read under the lock, after any catch-up that ran before: the log
+        // read below is at least this new, so once it is applied, this
+        // header vouches for everything cached.
+        let Some(now) = self.wal.read() else { return Ok(false) };
+        if synced.as_ref().is_some_and(|s| s.header == now) {
+            return Ok(true);
+        }
+        let last = synced.as_ref().and_then(|s| s.last);
+        let changes = changes_since(last.map_or(i64::MIN, |(n, _)| n))?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let continues =
+            matches!((last, changes.first()), (Some((n, tag)), Some(first)) if first.n == n && first.tag == tag);
+        let (mut rows, mut misses) = (lock(&self.rows), lock(&self.misses));
+        if continues {
+            for change in &changes[1..] {
+                rows.remove(&change.id);
+                misses.remove(&change.id);
+            }
+        } else {
+            rows.clear();
+            misses.clear();
+        }
+        *synced = Some(Synced { header: now, last: changes.last().map(|c| (c.n, c.tag)) });
+        Ok(true)
+    }
+
+    /// Call before a usage flush of this process writes (under the writer
+    /// lock): returns its number, for [`VerifyCache::flush_ends`].
+    pub(crate) fn flush_begins(&self) -> u64 {
+        self.flushes_begun.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Ends flush number `flush`. With the `batch` it committed, adds those
+    /// counts to the cached rows, which were all read before it began and
+    /// do not hold them (usage is not logged, so the rows stay cached).
+    pub(crate) fn flush_ends(&self, flush: u64, committed: Option<&UsageBatch>) {
+        let mut rows = lock(&self.rows);
+        for (id, p) in committed.into_iter().flatten() {
+            match rows.entry_mut(id) {
+                // Not kept by `get_or_load`; here only in case that changes.
+                Some((&mut held, _)) if held >= flush => rows.remove(id),
+                Some((held, Some(row))) => {
+                    *held = flush;
+                    let info = &mut Arc::make_mut(row).info;
+                    info.usage_count = info.usage_count.saturating_add(p.count);
+                    let last = Timestamp::from_millis(p.last_used_at);
+                    info.last_used_at = Some(info.last_used_at.map_or(last, |t| t.max(last)));
+                }
+                _ => {}
+            }
+        }
+        self.flushes_ended.store(flush, Ordering::Release);
+    }
+
+    /// The invalidation count now; pass it to `written` later.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Follows what a write transaction of this process that has just
+    /// committed wrote to `key_state` (spends, leases): cached rows of
+    /// those keys take the state as written, which is the stored state now.
+    /// Called under the writer lock, so no usage flush runs meanwhile and
+    /// the rows hold every flush begun so far. If an invalidation ran since
+    /// `generation` (read before the transaction began), it may have
+    /// passed over these keys already, so they are dropped instead; so is a
+    /// key whose secret changed, and one of which only the usage was written.
+    pub(crate) fn written(&self, written: &Written, generation: u64) {
+        if written.states.is_empty() && written.usage.is_empty() {
+            return;
+        }
+        let flushes = self.flushes_ended.load(Ordering::Acquire);
+        let current = self.generation.load(Ordering::Acquire) == generation;
+        let mut rows = lock(&self.rows);
+        for row in &written.states {
+            match rows.entry_mut(&row.info.id) {
+                Some((seen, found @ Some(_))) if current && found.as_deref().is_some_and(|f| same_secret(f, row)) => {
+                    (*seen, *found) = (flushes, Some(Arc::new(row.clone())));
+                }
+                Some(_) => rows.remove(&row.info.id),
+                None => {}
+            }
+        }
+        for id in &written.usage {
+            rows.remove(id);
+        }
+    }
+
+    /// Drops the row of a key this store changed or deleted, so that it is
+    /// read afresh (the change log would also drop it, at the next catch-up).
     pub(crate) fn forget(&self, id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         lock(&self.rows).remove(id);
+        lock(&self.misses).remove(id);
     }
 
     /// How many rows and unknown ids are held (for tests and benchmarks).
@@ -182,7 +365,12 @@ impl VerifyCache {
     }
 }
 
-fn lock(m: &Mutex<Clock<Header>>) -> std::sync::MutexGuard<'_, Clock<Header>> {
+fn lock<S>(m: &Mutex<Clock<S>>) -> std::sync::MutexGuard<'_, Clock<S>> {
     // Only cached copies live here; a panic elsewhere cannot corrupt them.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_synced(m: &Mutex<Option<Synced>>) -> std::sync::MutexGuard<'_, Option<Synced>> {
+    // Replaced whole, never left half-written.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use cache::{VerifyCache, WalIndex};
-use rows::load;
-use tx::SqliteTx;
+use rows::{changes_since, load};
+use tx::{SqliteTx, Written};
 
 use super::backend::{Backend, Lookup, Tx, UsageBatch};
 use super::row::KeyRow;
@@ -68,7 +68,11 @@ impl Sqlite {
         };
         // SAFETY: the cache is dropped before the writer closes (field order
         // above, and `close` takes it first).
-        let cache = if in_memory { None } else { unsafe { WalIndex::of(&writer) }.map(VerifyCache::new) };
+        let cache = if in_memory || config.verify_cache_size == 0 {
+            None
+        } else {
+            unsafe { WalIndex::of(&writer) }.map(|wal| VerifyCache::new(wal, config.verify_cache_size))
+        };
         Ok(Sqlite {
             cache: RwLock::new(cache),
             writer: Mutex::new(Some(writer)),
@@ -98,15 +102,23 @@ impl Backend for Sqlite {
         if !write {
             // One statement at a time on a reader: each is its own snapshot,
             // which is all `get` and `list` need.
-            return self.read(|c| f(&mut SqliteTx(c)));
+            return self.read(|c| f(&mut SqliteTx(c, Written::default())));
         }
         let mut guard = lock(&self.writer);
         let conn = guard.as_mut().ok_or(Error::Closed)?;
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let generation = cache.as_ref().map(VerifyCache::generation);
         // BEGIN IMMEDIATE takes SQLite's one write lock up front, so every
         // read inside sees the state the writes then change.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        f(&mut SqliteTx(&tx))?;
+        let mut stx = SqliteTx(&tx, Written::default());
+        f(&mut stx)?;
+        let written = stx.1;
         tx.commit()?;
+        if let (Some(cache), Some(generation)) = (cache.as_ref(), generation) {
+            // Still under the writer lock, so no usage flush of this process runs.
+            cache.written(&written, generation);
+        }
         Ok(())
     }
 
@@ -118,7 +130,8 @@ impl Backend for Sqlite {
         {
             let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
             if let Some(cache) = cache.as_ref() {
-                return cache.get_or_load(id, stale_ok, from_store);
+                let changes = |from| self.read(|c| changes_since(c, from));
+                return cache.get_or_load(id, stale_ok, changes, from_store);
             }
         }
         // Without the cache guard: an in-memory store reads through the
@@ -150,7 +163,16 @@ impl Backend for Sqlite {
     fn flush(&self, usage: &UsageBuffer) -> Result<()> {
         let mut guard = lock(&self.writer);
         let conn = guard.as_mut().ok_or(Error::Closed)?;
-        usage.flush(|batch| write_usage(conn, batch))
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        usage.flush(|batch| {
+            let Some(cache) = cache.as_ref() else { return write_usage(conn, batch) };
+            // Usage is not in the change log: the cached rows learn of this
+            // flush from the cache itself.
+            let flush = cache.flush_begins();
+            let written = write_usage(conn, batch);
+            cache.flush_ends(flush, written.is_ok().then_some(batch));
+            written
+        })
     }
 
     fn close(&self, usage: &UsageBuffer) -> Result<()> {

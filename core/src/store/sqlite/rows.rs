@@ -8,6 +8,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::cache::Change;
 use crate::error::Result;
 use crate::store::row::{to_json, KeyRow, StoredKey};
 use crate::time::duration_millis;
@@ -160,4 +161,11 @@ pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
     let mut stmt =
         conn.prepare_cached(concat!(select_keys!(), " WHERE k.seq = (SELECT seq FROM keys WHERE id = ?1)"))?;
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
+}
+
+/// The change log's entries from position `from` on, in order (see `cache`).
+pub(crate) fn changes_since(conn: &Connection, from: i64) -> Result<Vec<Change>> {
+    let mut stmt = conn.prepare_cached("SELECT n, id, tag FROM key_changes WHERE n >= ?1 ORDER BY n")?;
+    let rows = stmt.query_map([from], |r| Ok(Change { n: r.get(0)?, id: r.get(1)?, tag: r.get(2)? }))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

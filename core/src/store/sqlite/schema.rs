@@ -69,6 +69,37 @@ const MIGRATIONS: &[&str] = &[
     // returned after (see `lease`). Adding a column with a constant default
     // rewrites nothing.
     "ALTER TABLE key_state ADD COLUMN limit_epoch INTEGER NOT NULL DEFAULT 0;",
+    // Version 5. A log of the ids of changed keys, so that a process's verify
+    // cache drops only the keys that changed, not all of them, when another
+    // process commits (see `cache`). Triggers write it, so changes made
+    // with the sqlite3 shell are logged too; `random()` tags each entry, so
+    // that a log rebuilt from a backup, or emptied by hand, is told apart
+    // from the one a process saw. Inserts are logged as well: a REPLACE by
+    // another tool deletes without firing delete triggers (SQLite fires
+    // them for REPLACE only with recursive_triggers on). Only the newest
+    // 10,000 entries are kept; a process further behind drops its whole
+    // cache. Spends and usage change only key_state and are not logged:
+    // spends are decided on a fresh read in a write transaction. The first
+    // entry (id '') marks the log's start, so that it is never empty.
+    "CREATE TABLE key_changes (
+        n   INTEGER PRIMARY KEY,
+        id  TEXT NOT NULL,
+        tag INTEGER NOT NULL
+    );
+    INSERT INTO key_changes (id, tag) VALUES ('', random());
+    CREATE TRIGGER keys_log_insert AFTER INSERT ON keys BEGIN
+        INSERT INTO key_changes (id, tag) VALUES (new.id, random());
+        DELETE FROM key_changes WHERE n <= (SELECT max(n) FROM key_changes) - 10000;
+    END;
+    CREATE TRIGGER keys_log_update AFTER UPDATE ON keys BEGIN
+        INSERT INTO key_changes (id, tag) VALUES (old.id, random());
+        INSERT INTO key_changes (id, tag) SELECT new.id, random() WHERE new.id IS NOT old.id;
+        DELETE FROM key_changes WHERE n <= (SELECT max(n) FROM key_changes) - 10000;
+    END;
+    CREATE TRIGGER keys_log_delete AFTER DELETE ON keys BEGIN
+        INSERT INTO key_changes (id, tag) VALUES (old.id, random());
+        DELETE FROM key_changes WHERE n <= (SELECT max(n) FROM key_changes) - 10000;
+    END;",
 ];
 
 /// The schema version this library writes.

@@ -12,7 +12,17 @@ use crate::Timestamp;
 /// A transaction (or, for reads, a connection) of the SQLite backend. A
 /// write transaction is `BEGIN IMMEDIATE`, so it holds the database's one
 /// write lock from its first statement: every row it reads stays as read.
-pub(super) struct SqliteTx<'c>(pub(super) &'c Connection);
+pub(super) struct SqliteTx<'c>(pub(super) &'c Connection, pub(super) Written);
+
+/// What a transaction wrote to `key_state`, which the change log does not
+/// record, for the verify cache to follow once it commits.
+#[derive(Default)]
+pub(super) struct Written {
+    /// Rows whose whole state was written, as written.
+    pub states: Vec<KeyRow>,
+    /// Keys of which only the usage was written.
+    pub usage: Vec<String>,
+}
 
 impl Tx for SqliteTx<'_> {
     fn load(&mut self, id: &str) -> Result<Option<KeyRow>> {
@@ -38,11 +48,15 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn save_state(&mut self, row: &KeyRow) -> Result<()> {
-        row.save_state(self.0)
+        row.save_state(self.0)?;
+        self.1.states.push(row.clone());
+        Ok(())
     }
 
     fn save_usage(&mut self, row: &KeyRow) -> Result<()> {
-        row.save_usage(self.0)
+        row.save_usage(self.0)?;
+        self.1.usage.push(row.info.id.clone());
+        Ok(())
     }
 
     fn rehash(&mut self, id: &str, hash: &str) -> Result<()> {

@@ -90,18 +90,18 @@ class BadInputTest {
         fails(type, invalid, () -> store.create(new CreateOptions(null, null, null, null, new Timestamp(Long.MIN_VALUE), null,
                 null, null, null, null)));
         fails(type, invalid, () -> Keyhouse.open(":memory:", new Config("kh", 8, null, List.of(), List.of(), null, null, null,
-                null, null, null, null, null, null, null, null, null, null, null, null)));
+                null, null, null, null, null, null, null, null, null, null, null, null, null)));
         fails(type, invalid, () -> Keyhouse.open(":memory:", new Config("kh", 32, null, List.of(), List.of(), null, null, null,
-                -1L, null, null, null, null, null, null, null, null, null, null, null)));
+                -1L, null, null, null, null, null, null, null, null, null, null, null, null)));
         fails(type, invalid, () -> Keyhouse.open(":memory:", new Config("kh", 32, null, List.of(), List.of(), null, null, null,
-                null, null, new TimeSpan(-1000L), null, null, null, null, null, null, null, null, null)));
+                null, null, new TimeSpan(-1000L), null, null, null, null, null, null, null, null, null, null)));
         fails(type, invalid, () -> KeyhouseLib.verifyHash(good, "md5$abc", List.of()));
     }
 
     @Test
     void anUnreachableOrRefusingPostgresServerIsStoreErrorWithoutThePassword() {
         Config quick = new Config("kh", 32, null, List.of(), List.of(), null, null, null, null, null, null, null, null,
-                new TimeSpan(500L), null, null, null, null, null, null);
+                new TimeSpan(500L), null, null, null, null, null, null, null);
         long started = System.nanoTime();
         var e = assertThrows(KeyhouseException.StoreException.class,
                 () -> Keyhouse.open("postgres://app:hunter2secret@127.0.0.1:1/db?sslmode=disable", quick));

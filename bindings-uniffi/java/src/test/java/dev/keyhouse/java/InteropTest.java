@@ -60,7 +60,7 @@ class InteropTest {
         assertEquals(0, run.code(), run.stderr());
         JSONObject made = new JSONObject(run.stdout());
         Config config = new Config("kh", 32, null, List.of(), List.of(), null, null, null, null, null, null, null, null,
-                null, null, null, schema, null, null, null);
+                null, null, null, schema, null, null, null, null);
         try (Keyhouse store = Keyhouse.open(url, config)) {
             VerifyResult r = store.verify(made.getString("key"), List.of(), 1);
             assertEquals(Outcome.VALID, r.outcome());

@@ -27,7 +27,7 @@ class MemoryTest {
     @Test
     void aLoopOfCreateAndVerifyKeepsMemoryFlat() throws Exception {
         Config config = new Config("kh", 32, null, java.util.List.of(), java.util.List.of(), null, null, null, null,
-                new TimeSpan(1000L), null, null, null, null, null, null, null, null, null, null);
+                new TimeSpan(1000L), null, null, null, null, null, null, null, null, null, null, null);
         try (Keyhouse store = Keyhouse.open(Support.tempDb(), config)) {
             // Warm up: the JIT and SQLite's page cache reach their working size.
             loop(store, 25_000);

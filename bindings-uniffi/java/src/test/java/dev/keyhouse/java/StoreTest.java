@@ -162,7 +162,7 @@ class StoreTest {
     @Test
     void createManyIsAllOrNothing() throws Exception {
         Config config = new Config("kh", 32, null, List.of(), List.of(), null, null, null, 2L, null, null, null, null, null, null,
-                null, null, null, null, null);
+                null, null, null, null, null, null);
         try (Keyhouse store = Keyhouse.open(":memory:", config)) {
             assertEquals(2, store.createMany(List.of(options("o", null, null, null), options("p", null, null, null))).size());
             var e = assertThrows(KeyhouseException.KeyLimitExceeded.class, () -> store.createMany(

@@ -130,7 +130,7 @@ class VectorsTest {
                     c.has("default_permissions") ? strings(c, "default_permissions") : List.of(),
                     ms(c, "default_expiry_ms"), ms(c, "min_expiry_ms"), ms(c, "max_expiry_ms"),
                     c.has("max_keys_per_owner") ? c.getLong("max_keys_per_owner") : null,
-                    null, null, null, null, null, null, null, schema, null, null, null);
+                    null, null, null, null, null, null, null, schema, null, null, null, null);
         }
 
         private Timestamp at(JSONObject o, String k) {
