@@ -512,6 +512,58 @@ fn a_commit_drops_only_the_keys_it_changed() {
     assert_eq!(service.verify(&keys[2].key, &[], 1).unwrap().outcome, Outcome::Revoked);
 }
 
+/// Changes the triggers would miss: a REPLACE that collides on `seq` (it
+/// deletes another key without delete triggers), credits turned on by
+/// hand in `key_state`, and changes made after a trigger was dropped.
+#[test]
+fn changes_that_bypass_the_log_triggers_still_reach_the_cache() {
+    let dir = TempDir::new("cache-bypass");
+    let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let keys: Vec<_> = (0..4).map(|_| service.create(CreateOptions::default()).unwrap()).collect();
+    for k in &keys {
+        assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
+    }
+    let shell = Connection::open(dir.db()).unwrap();
+    shell
+        .execute(
+            "INSERT OR REPLACE INTO keys (seq, id, prefix, hash, permissions, metadata, enabled, created_at, \
+             updated_at) SELECT seq, 'replacement', prefix, hash, permissions, metadata, 1, created_at, \
+             updated_at FROM keys WHERE id = ?1",
+            [&keys[0].info.id],
+        )
+        .unwrap();
+    assert_eq!(service.verify(&keys[0].key, &[], 1).unwrap().outcome, Outcome::NotFound);
+
+    shell
+        .execute(
+            "UPDATE key_state SET remaining = 0 WHERE seq = (SELECT seq FROM keys WHERE id = ?1)",
+            [&keys[1].info.id],
+        )
+        .unwrap();
+    assert_eq!(service.verify(&keys[1].key, &[], 1).unwrap().outcome, Outcome::UsageExceeded);
+
+    shell.execute_batch("DROP TRIGGER keys_log_update").unwrap();
+    shell.execute("UPDATE keys SET enabled = 0 WHERE id = ?1", [&keys[2].info.id]).unwrap();
+    assert_eq!(service.verify(&keys[2].key, &[], 1).unwrap().outcome, Outcome::Disabled);
+    assert!(service.verify(&keys[3].key, &[], 1).unwrap().is_valid());
+    // Still without the trigger, and the schema unchanged since: every commit empties the cache.
+    shell.execute("UPDATE keys SET enabled = 0 WHERE id = ?1", [&keys[3].info.id]).unwrap();
+    assert_eq!(service.verify(&keys[3].key, &[], 1).unwrap().outcome, Outcome::Disabled);
+}
+
+/// A log that cannot be read (dropped by hand) costs the cache, not the verify.
+#[test]
+fn a_store_whose_log_is_gone_still_verifies() {
+    let dir = TempDir::new("cache-no-log");
+    let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let k = service.create(CreateOptions::default()).unwrap();
+    assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
+    Connection::open(dir.db()).unwrap().execute_batch("DROP TABLE key_changes").unwrap();
+    for _ in 0..2 {
+        assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
+    }
+}
+
 /// A process that falls further behind than the change log reaches (it
 /// keeps the last 10,000 changes) drops its whole cache.
 #[test]

@@ -30,6 +30,17 @@ pub(crate) struct KeyRow {
 }
 
 impl KeyRow {
+    /// Takes what using the key changes (its `key_state` row) from `other`,
+    /// a later read of the same key.
+    pub(crate) fn take_state(&mut self, other: &KeyRow) {
+        self.info.usage_count = other.info.usage_count;
+        self.info.last_used_at = other.info.last_used_at;
+        self.info.remaining = other.info.remaining;
+        self.info.last_refill_at = other.info.last_refill_at;
+        self.rate_tat = other.rate_tat;
+        self.limit_epoch = other.limit_epoch;
+    }
+
     /// Shows the credits of `source`, the row whose balance this key spends
     /// during a roll's grace period, instead of its own emptied ones.
     pub(crate) fn show_balance_of(&mut self, source: &KeyRow) {

@@ -6,7 +6,8 @@
 //! shell included, writes the key's id to the change log `key_changes` in
 //! the same transaction (triggers, see `schema`). To catch up, the cache
 //! reads the log from the last entry it saw and drops the rows it names; if
-//! the log no longer continues from that entry, it drops every row.
+//! the log no longer continues from that entry, or the schema changed and a
+//! trigger is missing, it drops every row.
 //!
 //! Catching up costs a query, so it is done only when something has
 //! committed since the last time. In WAL mode every commit publishes itself
@@ -21,10 +22,10 @@
 //!
 //! What verify changes (usage, credits, rate-limit state) lives in
 //! `key_state` and is not logged. Credits and rate limits are decided on a
-//! fresh read in a write transaction, whatever the cache holds. Usage from
-//! this process's own flushes is added to the cached rows (`flushed`);
-//! usage flushed by other processes shows in a cached row only once the
-//! row is read again, as on PostgreSQL.
+//! fresh read in a write transaction, whatever the cache holds. This
+//! process's own flushes and write transactions update the cached rows
+//! (`flush_ends`, `write_ends`); usage flushed by other processes shows in
+//! a cached row only once the row is read again, as on PostgreSQL.
 //!
 //! The header is read through SQLite's own mapping of the WAL-index, which
 //! its VFS hands out through `xShmMap` (see [`WalIndex::of`]). Keyhouse
@@ -142,11 +143,25 @@ pub(crate) struct Change {
     pub tag: i64,
 }
 
+/// What a catch-up reads (`rows::read_log`).
+pub(crate) struct LogRead {
+    /// `PRAGMA schema_version`: it changes whenever a trigger is dropped.
+    pub schema: i64,
+    /// Whether every trigger that writes the log exists; `None` when the
+    /// schema version is the one the cache already knows.
+    pub triggers: Option<bool>,
+    /// The log's entries from the position asked for on, in order.
+    pub changes: Vec<Change>,
+}
+
 /// What the cache last caught up with.
 struct Synced {
     /// The WAL-index header read just before the log was: while the header
     /// is still this, nothing has committed since.
     header: Header,
+    /// The schema version then, and whether the log's triggers were all there.
+    schema: i64,
+    logged: bool,
     /// The newest log entry then (`n`, `tag`); `None` if the log was empty.
     last: Option<(i64, i64)>,
 }
@@ -155,19 +170,23 @@ struct Synced {
 /// names them.
 pub(crate) struct VerifyCache {
     wal: WalIndex,
-    /// Each row with the number of this process's usage flushes it holds
-    /// (see `flush_ends`).
+    /// Each row with the number of this process's writes it holds (see
+    /// `write_begins`).
     rows: Mutex<Clock<u64>>,
     misses: Mutex<Clock<()>>,
     /// Held while catching up, so that catch-ups apply in order.
     synced: Mutex<Option<Synced>>,
+    /// The header of `synced`, under a lock of its own that is never held
+    /// across a query: verifies compare it without waiting for a catch-up.
+    current: Mutex<Option<Header>>,
     /// Bumped before every invalidation, so a row read while one ran is not
     /// kept: the invalidation may have passed over its id already.
     generation: AtomicU64,
-    /// Usage flushes of this process begun so far, and ended (changed
-    /// under the rows lock). They run one at a time, under the writer lock.
-    flushes_begun: AtomicU64,
-    flushes_ended: AtomicU64,
+    /// This process's write transactions and usage flushes begun so far,
+    /// and ended (changed under the rows lock). They run one at a time,
+    /// under the writer lock.
+    writes_begun: AtomicU64,
+    writes_ended: AtomicU64,
 }
 
 impl VerifyCache {
@@ -178,16 +197,19 @@ impl VerifyCache {
             rows: Mutex::new(Clock::new(size as usize)),
             misses: Mutex::new(Clock::new(MAX_MISSES)),
             synced: Mutex::new(None),
+            current: Mutex::new(None),
             generation: AtomicU64::new(0),
-            flushes_begun: AtomicU64::new(0),
-            flushes_ended: AtomicU64::new(0),
+            writes_begun: AtomicU64::new(0),
+            writes_ended: AtomicU64::new(0),
         }
     }
 
     /// Reads the row with `id`: from memory if no change to it has been
     /// logged since it was read, otherwise through `load` (whose answer is
-    /// then kept, row or none). `changes_since(n)` reads the log entries from
-    /// position `n` on, in order.
+    /// then kept, row or none). `read_log(n, schema)` reads the log from
+    /// position `n` on (`rows::read_log`); `load(true)` returns the row and
+    /// the log's newest position, read in one statement, and `load(false)`
+    /// the row alone, when the log cannot be read.
     ///
     /// When something has committed since the last catch-up and a cached
     /// row that `stale_ok` accepts is at hand, that row is returned as is,
@@ -197,38 +219,42 @@ impl VerifyCache {
         &self,
         id: &str,
         stale_ok: impl Fn(&KeyRow) -> bool,
-        changes_since: impl FnOnce(i64) -> Result<Vec<Change>, E>,
-        load: impl FnOnce() -> Result<Found, E>,
+        read_log: impl FnOnce(i64, Option<i64>) -> Result<LogRead, E>,
+        load: impl FnOnce(bool) -> Result<(Found, Option<i64>), E>,
     ) -> Result<Lookup, E> {
         if let Some(hit) = self.get(id, &stale_ok) {
             return Ok(hit);
         }
-        if !self.catch_up(changes_since)? {
-            return Ok(Lookup { found: load()?, fresh: true });
-        }
+        let Some(last) = self.catch_up(read_log) else { return Ok(Lookup { found: load(false)?.0, fresh: true }) };
         if let Some(hit) = self.get(id, |_| false) {
             return Ok(hit);
         }
-        // Read before the load, so that a catch-up that starts meanwhile
-        // is noticed, and so is a usage flush: a row read while one ran
-        // may or may not hold its counts, so it is not kept.
+        // Read before the load, so that a catch-up that starts meanwhile is
+        // noticed, and so is a write of this process: a row read while one
+        // ran may or may not hold it, so it is not kept.
         let generation = self.generation.load(Ordering::Acquire);
-        let flushes = self.flushes_ended.load(Ordering::Acquire);
-        let idle = self.flushes_begun.load(Ordering::Acquire) == flushes;
-        let found = load()?;
+        let writes = self.writes_ended.load(Ordering::Acquire);
+        let idle = self.writes_begun.load(Ordering::Acquire) == writes;
+        let (found, at) = load(true)?;
+        // Asked under the lock of the map the answer goes into.
+        let keep = || {
+            idle && self.generation.load(Ordering::Acquire) == generation
+                && self.writes_begun.load(Ordering::Acquire) == writes
+        };
         match &found {
-            Some(_) => {
+            // Kept only if no key changed between the catch-up and the load:
+            // a row newer than the log position this cache is at could
+            // outlive a backup restored to that position.
+            Some(_) if at == last => {
                 let mut rows = lock(&self.rows);
-                if idle
-                    && self.generation.load(Ordering::Acquire) == generation
-                    && self.flushes_begun.load(Ordering::Acquire) == flushes
-                {
-                    rows.put(id, flushes, found.clone());
+                if keep() {
+                    rows.put(id, writes, found.clone());
                 }
             }
+            Some(_) => {}
             None => {
                 let mut misses = lock(&self.misses);
-                if self.generation.load(Ordering::Acquire) == generation {
+                if keep() {
                     misses.put(id, (), None);
                 }
             }
@@ -241,7 +267,7 @@ impl VerifyCache {
     /// row that `stale_ok` accepts, marked stale.
     pub(crate) fn get(&self, id: &str, stale_ok: impl Fn(&KeyRow) -> bool) -> Option<Lookup> {
         let now = self.wal.read()?;
-        let current = lock_synced(&self.synced).as_ref().is_some_and(|s| s.header == now);
+        let current = *lock_header(&self.current) == Some(now);
         let mut rows = lock(&self.rows);
         if current {
             if let Some(found) = rows.get_any(id) {
@@ -257,26 +283,42 @@ impl VerifyCache {
     /// Brings the cache up to date with every commit before now: drops the
     /// rows of keys logged as changed since the last catch-up, or every row
     /// if the log no longer continues from the entry seen then (pruned past
-    /// it, emptied, or replaced by a restored backup). `false` if the
-    /// WAL-index header cannot be read at the moment (a writer is updating
-    /// it): then nothing may be served from memory or kept.
-    fn catch_up<E>(&self, changes_since: impl FnOnce(i64) -> Result<Vec<Change>, E>) -> Result<bool, E> {
+    /// it, emptied, or replaced by a restored backup), if the schema
+    /// changed, or if a trigger that writes the log is missing (then every
+    /// commit drops every row).
+    ///
+    /// Returns the log position caught up with, or `None` when nothing may
+    /// be served from memory or kept: the WAL-index header cannot be read at
+    /// the moment (a writer is updating it), or the log could not be read
+    /// (then everything is dropped, and the load that follows says what is
+    /// wrong with the store, if anything).
+    fn catch_up<E>(&self, read_log: impl FnOnce(i64, Option<i64>) -> Result<LogRead, E>) -> Option<Option<i64>> {
         let mut synced = lock_synced(&self.synced);
         // Read under the lock, after any catch-up that ran before: the log
         // read below is at least this new, so once it is applied, this
         // header vouches for everything cached.
-        let Some(now) = self.wal.read() else { return Ok(false) };
-        if synced.as_ref().is_some_and(|s| s.header == now) {
-            return Ok(true);
+        let now = self.wal.read()?;
+        if let Some(s) = synced.as_ref().filter(|s| s.header == now) {
+            return Some(s.last.map(|(n, _)| n));
         }
         let last = synced.as_ref().and_then(|s| s.last);
-        let changes = changes_since(last.map_or(i64::MIN, |(n, _)| n))?;
+        let known_schema = synced.as_ref().map(|s| s.schema);
+        let read = read_log(last.map_or(i64::MIN, |(n, _)| n), known_schema);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let continues =
-            matches!((last, changes.first()), (Some((n, tag)), Some(first)) if first.n == n && first.tag == tag);
         let (mut rows, mut misses) = (lock(&self.rows), lock(&self.misses));
+        let Ok(read) = read else {
+            rows.clear();
+            misses.clear();
+            *synced = None;
+            *lock_header(&self.current) = None;
+            return None;
+        };
+        let logged = read.triggers.unwrap_or_else(|| synced.as_ref().is_some_and(|s| s.logged));
+        let continues = logged
+            && known_schema == Some(read.schema)
+            && matches!((last, read.changes.first()), (Some((n, tag)), Some(first)) if first.n == n && first.tag == tag);
         if continues {
-            for change in &changes[1..] {
+            for change in &read.changes[1..] {
                 rows.remove(&change.id);
                 misses.remove(&change.id);
             }
@@ -284,27 +326,30 @@ impl VerifyCache {
             rows.clear();
             misses.clear();
         }
-        *synced = Some(Synced { header: now, last: changes.last().map(|c| (c.n, c.tag)) });
-        Ok(true)
+        let last = read.changes.last().map(|c| (c.n, c.tag));
+        *synced = Some(Synced { header: now, schema: read.schema, logged, last });
+        *lock_header(&self.current) = Some(now);
+        Some(last.map(|(n, _)| n))
     }
 
-    /// Call before a usage flush of this process writes (under the writer
-    /// lock): returns its number, for [`VerifyCache::flush_ends`].
-    pub(crate) fn flush_begins(&self) -> u64 {
-        self.flushes_begun.fetch_add(1, Ordering::AcqRel) + 1
+    /// Call before a write transaction or usage flush of this process
+    /// begins (under the writer lock): returns its number, for
+    /// [`VerifyCache::flush_ends`] or [`VerifyCache::write_ends`].
+    pub(crate) fn write_begins(&self) -> u64 {
+        self.writes_begun.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// Ends flush number `flush`. With the `batch` it committed, adds those
-    /// counts to the cached rows, which were all read before it began and
-    /// do not hold them (usage is not logged, so the rows stay cached).
-    pub(crate) fn flush_ends(&self, flush: u64, committed: Option<&UsageBatch>) {
+    /// Ends usage flush number `write`. With the `batch` it committed, adds
+    /// those counts to the cached rows, which were all read before it began
+    /// and do not hold them (usage is not logged, so the rows stay cached).
+    pub(crate) fn flush_ends(&self, write: u64, committed: Option<&UsageBatch>) {
         let mut rows = lock(&self.rows);
         for (id, p) in committed.into_iter().flatten() {
             match rows.entry_mut(id) {
-                // Not kept by `get_or_load`; here only in case that changes.
-                Some((&mut held, _)) if held >= flush => rows.remove(id),
+                // Never kept by `get_or_load`; here only in case that changes.
+                Some((&mut held, _)) if held >= write => rows.remove(id),
                 Some((held, Some(row))) => {
-                    *held = flush;
+                    *held = write;
                     let info = &mut Arc::make_mut(row).info;
                     info.usage_count = info.usage_count.saturating_add(p.count);
                     let last = Timestamp::from_millis(p.last_used_at);
@@ -313,41 +358,43 @@ impl VerifyCache {
                 _ => {}
             }
         }
-        self.flushes_ended.store(flush, Ordering::Release);
+        self.writes_ended.store(write, Ordering::Release);
     }
 
-    /// The invalidation count now; pass it to `written` later.
+    /// The invalidation count now; pass it to `write_ends` later.
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Follows what a write transaction of this process that has just
-    /// committed wrote to `key_state` (spends, leases): cached rows of
-    /// those keys take the state as written, which is the stored state now.
-    /// Called under the writer lock, so no usage flush runs meanwhile and
-    /// the rows hold every flush begun so far. If an invalidation ran since
-    /// `generation` (read before the transaction began), it may have
-    /// passed over these keys already, so they are dropped instead; so is a
-    /// key whose secret changed, and one of which only the usage was written.
-    pub(crate) fn written(&self, written: &Written, generation: u64) {
-        if written.states.is_empty() && written.usage.is_empty() {
-            return;
-        }
-        let flushes = self.flushes_ended.load(Ordering::Acquire);
+    /// Ends write transaction number `write`. With what it committed to
+    /// `key_state` (spends, leases), which the change log does not record
+    /// but for what decides a verify's path, the cached rows of those keys
+    /// take that state, which is the stored state now. Only that state: the
+    /// rest of a row stays as the log vouches for it. If an invalidation
+    /// ran since `generation` (read before the transaction began), it may
+    /// have passed over these keys already, so they are dropped instead; so
+    /// is a key whose secret changed, and one of which only the usage was
+    /// written (during a roll's grace period, shown with another key's
+    /// balance).
+    pub(crate) fn write_ends(&self, write: u64, committed: Option<&Written>, generation: u64) {
         let current = self.generation.load(Ordering::Acquire) == generation;
         let mut rows = lock(&self.rows);
-        for row in &written.states {
-            match rows.entry_mut(&row.info.id) {
-                Some((seen, found @ Some(_))) if current && found.as_deref().is_some_and(|f| same_secret(f, row)) => {
-                    (*seen, *found) = (flushes, Some(Arc::new(row.clone())));
+        if let Some(written) = committed {
+            for row in &written.states {
+                match rows.entry_mut(&row.info.id) {
+                    Some((held, Some(cached))) if current && same_secret(cached, row) => {
+                        *held = write;
+                        Arc::make_mut(cached).take_state(row);
+                    }
+                    Some(_) => rows.remove(&row.info.id),
+                    None => {}
                 }
-                Some(_) => rows.remove(&row.info.id),
-                None => {}
+            }
+            for id in &written.usage {
+                rows.remove(id);
             }
         }
-        for id in &written.usage {
-            rows.remove(id);
-        }
+        self.writes_ended.store(write, Ordering::Release);
     }
 
     /// Drops the row of a key this store changed or deleted, so that it is
@@ -371,6 +418,11 @@ fn lock<S>(m: &Mutex<Clock<S>>) -> std::sync::MutexGuard<'_, Clock<S>> {
 }
 
 fn lock_synced(m: &Mutex<Option<Synced>>) -> std::sync::MutexGuard<'_, Option<Synced>> {
+    // Replaced whole, never left half-written.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_header(m: &Mutex<Option<Header>>) -> std::sync::MutexGuard<'_, Option<Header>> {
     // Replaced whole, never left half-written.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use cache::{VerifyCache, WalIndex};
-use rows::{changes_since, load};
+use rows::{load, load_logged, read_log};
 use tx::{SqliteTx, Written};
 
-use super::backend::{Backend, Lookup, Tx, UsageBatch};
+use super::backend::{Backend, Found, Lookup, Tx, UsageBatch};
 use super::row::KeyRow;
 use super::usage::UsageBuffer;
 use super::verifying::Spend;
@@ -107,31 +107,43 @@ impl Backend for Sqlite {
         let mut guard = lock(&self.writer);
         let conn = guard.as_mut().ok_or(Error::Closed)?;
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-        let generation = cache.as_ref().map(VerifyCache::generation);
-        // BEGIN IMMEDIATE takes SQLite's one write lock up front, so every
-        // read inside sees the state the writes then change.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut stx = SqliteTx(&tx, Written::default());
-        f(&mut stx)?;
-        let written = stx.1;
-        tx.commit()?;
-        if let (Some(cache), Some(generation)) = (cache.as_ref(), generation) {
-            // Still under the writer lock, so no usage flush of this process runs.
-            cache.written(&written, generation);
+        // Numbered before anything is read, so that verifies reading rows
+        // meanwhile do not keep them (see `VerifyCache::get_or_load`).
+        let numbered = cache.as_ref().map(|c| (c, c.generation(), c.write_begins()));
+        let mut run = || {
+            // BEGIN IMMEDIATE takes SQLite's one write lock up front, so
+            // every read inside sees the state the writes then change.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut stx = SqliteTx(&tx, Written::default());
+            f(&mut stx)?;
+            let written = stx.1;
+            tx.commit()?;
+            Ok(written)
+        };
+        let done = run();
+        if let Some((cache, generation, write)) = numbered {
+            cache.write_ends(write, done.as_ref().ok(), generation);
         }
-        Ok(())
+        done.map(drop)
     }
 
     /// A stale cached row that `stale_ok` accepts is returned as is: a key
     /// about to spend is decided in a write transaction, which reads it
     /// afresh, and reading it twice would double every spend's cost.
     fn lookup(&self, id: &str, stale_ok: &dyn Fn(&KeyRow) -> bool) -> Result<Lookup> {
-        let from_store = || Ok(self.read(|c| load(c, id))?.map(Arc::new));
+        let from_store = || -> Result<Found> { Ok(self.read(|c| load(c, id))?.map(Arc::new)) };
         {
             let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
             if let Some(cache) = cache.as_ref() {
-                let changes = |from| self.read(|c| changes_since(c, from));
-                return cache.get_or_load(id, stale_ok, changes, from_store);
+                let read_log = |from, schema| self.read(|c| read_log(c, from, schema));
+                let load = |logged: bool| -> Result<(Found, Option<i64>)> {
+                    if !logged {
+                        return Ok((from_store()?, None));
+                    }
+                    let (found, at) = self.read(|c| load_logged(c, id))?;
+                    Ok((found.map(Arc::new), at))
+                };
+                return cache.get_or_load(id, stale_ok, read_log, load);
             }
         }
         // Without the cache guard: an in-memory store reads through the
@@ -168,7 +180,7 @@ impl Backend for Sqlite {
             let Some(cache) = cache.as_ref() else { return write_usage(conn, batch) };
             // Usage is not in the change log: the cached rows learn of this
             // flush from the cache itself.
-            let flush = cache.flush_begins();
+            let flush = cache.write_begins();
             let written = write_usage(conn, batch);
             cache.flush_ends(flush, written.is_ok().then_some(batch));
             written

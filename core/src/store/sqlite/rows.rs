@@ -8,7 +8,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::cache::Change;
+use super::cache::{Change, LogRead};
 use crate::error::Result;
 use crate::store::row::{to_json, KeyRow, StoredKey};
 use crate::time::duration_millis;
@@ -20,14 +20,25 @@ use crate::Timestamp;
 /// missing (deleted by another tool) reads as a STORE_ERROR, not as no key.
 macro_rules! select_keys {
     () => {
-        "SELECT k.id, k.prefix, k.hash, k.owner_id, k.name, k.permissions, k.metadata, k.enabled, \
-         k.created_at, k.updated_at, k.expires_at, k.revoked_at, s.last_used_at, s.usage_count, s.remaining, \
-         k.refill_amount, k.refill_interval_ms, s.last_refill_at, k.rate_limit, k.rate_window_ms, s.rate_tat, \
-         k.limit_source, k.seq, s.limit_epoch \
-         FROM keys k LEFT JOIN key_state s ON s.seq = k.seq"
+        concat!(
+            "SELECT ",
+            $crate::store::sqlite::rows::key_columns!(),
+            " FROM keys k LEFT JOIN key_state s ON s.seq = k.seq"
+        )
     };
 }
 pub(crate) use select_keys;
+
+/// The columns of [`select_keys`].
+macro_rules! key_columns {
+    () => {
+        "k.id, k.prefix, k.hash, k.owner_id, k.name, k.permissions, k.metadata, k.enabled, \
+         k.created_at, k.updated_at, k.expires_at, k.revoked_at, s.last_used_at, s.usage_count, s.remaining, \
+         k.refill_amount, k.refill_interval_ms, s.last_refill_at, k.rate_limit, k.rate_window_ms, s.rate_tat, \
+         k.limit_source, k.seq, s.limit_epoch"
+    };
+}
+pub(crate) use key_columns;
 
 impl KeyRow {
     /// Reads a row; values no Keyhouse writes are refused by `KeyRow::from_stored`.
@@ -163,9 +174,38 @@ pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<KeyRow>> {
     Ok(stmt.query_row([id], KeyRow::from_row).optional()?)
 }
 
-/// The change log's entries from position `from` on, in order (see `cache`).
-pub(crate) fn changes_since(conn: &Connection, from: i64) -> Result<Vec<Change>> {
+/// Reads one key by id for the verify cache, with the newest position in
+/// the change log in the same statement, so in the same snapshot.
+pub(crate) fn load_logged(conn: &Connection, id: &str) -> Result<(Option<KeyRow>, Option<i64>)> {
+    // As in `load`, the id lookup stays in a subquery.
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        key_columns!(),
+        ", (SELECT max(n) FROM key_changes) FROM keys k LEFT JOIN key_state s ON s.seq = k.seq \
+         WHERE k.seq = (SELECT seq FROM keys WHERE id = ?1)"
+    ))?;
+    let found = stmt.query_row([id], |r| Ok((KeyRow::from_row(r)?, r.get::<_, Option<i64>>(24)?))).optional()?;
+    Ok(found.map_or((None, None), |(row, at)| (Some(row), at)))
+}
+
+/// The names of the triggers that write the change log (schema version 5).
+const LOG_TRIGGERS: &str = "'keys_log_insert', 'keys_log_update', 'keys_log_delete', 'keys_log_reseq_insert', \
+    'keys_log_reseq_update', 'key_state_log_update', 'key_state_log_delete'";
+
+/// What the verify cache reads to catch up: the schema's version, whether
+/// every trigger that writes the change log is there (asked only when the
+/// version differs from `known_schema`), and the log's entries from
+/// position `from` on, in order (see `cache`).
+pub(crate) fn read_log(conn: &Connection, from: i64, known_schema: Option<i64>) -> Result<LogRead> {
+    let schema: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    let triggers = if known_schema == Some(schema) {
+        None
+    } else {
+        let sql = format!("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name IN ({LOG_TRIGGERS})");
+        let n: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
+        Some(n == LOG_TRIGGERS.split(',').count() as i64)
+    };
     let mut stmt = conn.prepare_cached("SELECT n, id, tag FROM key_changes WHERE n >= ?1 ORDER BY n")?;
     let rows = stmt.query_map([from], |r| Ok(Change { n: r.get(0)?, id: r.get(1)?, tag: r.get(2)? }))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(LogRead { schema, triggers, changes: rows.collect::<rusqlite::Result<_>>()? })
 }

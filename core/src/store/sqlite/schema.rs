@@ -78,9 +78,15 @@ const MIGRATIONS: &[&str] = &[
     // another tool deletes without firing delete triggers (SQLite fires
     // them for REPLACE only with recursive_triggers on). Only the newest
     // 10,000 entries are kept; a process further behind drops its whole
-    // cache. Spends and usage change only key_state and are not logged:
-    // spends are decided on a fresh read in a write transaction. The first
-    // entry (id '') marks the log's start, so that it is never empty.
+    // cache. A REPLACE that collides on `seq` deletes another key the same
+    // way, so the keys a row's new `seq` would displace are logged first.
+    // Spends and usage change only key_state and are not logged (spends are
+    // decided on a fresh read in a write transaction), except what decides
+    // the path a verify takes: credits turned on or off, and a new limit
+    // epoch (which ends leases), as another tool might write them; and a
+    // state row deleted by hand. The first entry (id '') marks the log's
+    // start, so that it is never empty. The cache checks that all these
+    // triggers exist whenever the schema changes (see `rows::read_log`).
     "CREATE TABLE key_changes (
         n   INTEGER PRIMARY KEY,
         id  TEXT NOT NULL,
@@ -99,6 +105,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER keys_log_delete AFTER DELETE ON keys BEGIN
         INSERT INTO key_changes (id, tag) VALUES (old.id, random());
         DELETE FROM key_changes WHERE n <= (SELECT max(n) FROM key_changes) - 10000;
+    END;
+    CREATE TRIGGER keys_log_reseq_insert BEFORE INSERT ON keys BEGIN
+        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = new.seq;
+    END;
+    CREATE TRIGGER keys_log_reseq_update BEFORE UPDATE OF seq ON keys BEGIN
+        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = new.seq AND seq IS NOT old.seq;
+    END;
+    CREATE TRIGGER key_state_log_update AFTER UPDATE OF remaining, limit_epoch ON key_state
+        WHEN (old.remaining IS NULL) IS NOT (new.remaining IS NULL) OR old.limit_epoch IS NOT new.limit_epoch
+    BEGIN
+        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = new.seq;
+    END;
+    CREATE TRIGGER key_state_log_delete AFTER DELETE ON key_state BEGIN
+        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = old.seq;
     END;",
 ];
 
