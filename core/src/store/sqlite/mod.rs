@@ -41,6 +41,12 @@ pub(crate) struct Sqlite {
     writer: Mutex<Option<Connection>>,
     readers: Vec<Mutex<Option<Connection>>>,
     next_reader: AtomicUsize,
+    /// The connection the verify cache reads the change log through. A
+    /// connection drops its whole page cache when it begins reading after
+    /// another connection's commit, which costs time in proportion to the
+    /// cache's size; the log is a few pages, so this one keeps a tiny cache
+    /// and catching up after each commit stays cheap.
+    log_reader: Mutex<Option<Connection>>,
 }
 
 impl Sqlite {
@@ -51,20 +57,25 @@ impl Sqlite {
         let mut writer = if in_memory { Connection::open_in_memory()? } else { Connection::open(path)? };
         schema::configure(&writer, config.busy_timeout, true)?;
         schema::migrate(&mut writer, !in_memory, config.busy_timeout)?;
+        let open_reader = || -> Result<Connection> {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+            let conn = Connection::open_with_flags(path, flags)?;
+            schema::configure(&conn, config.busy_timeout, false)?;
+            Ok(conn)
+        };
         let readers = if in_memory {
             // Each in-memory connection is its own database, so all go through the writer.
             Vec::new()
         } else {
             let n = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
-            (0..n)
-                .map(|_| {
-                    let flags =
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-                    let conn = Connection::open_with_flags(path, flags)?;
-                    schema::configure(&conn, config.busy_timeout, false)?;
-                    Ok(Mutex::new(Some(conn)))
-                })
-                .collect::<Result<_>>()?
+            (0..n).map(|_| Ok(Mutex::new(Some(open_reader()?)))).collect::<Result<_>>()?
+        };
+        let log_reader = if in_memory || config.verify_cache_size == 0 {
+            None
+        } else {
+            let conn = open_reader()?;
+            conn.pragma_update(None, "cache_size", 16)?;
+            Some(conn)
         };
         // SAFETY: the cache is dropped before the writer closes (field order
         // above, and `close` takes it first).
@@ -78,6 +89,7 @@ impl Sqlite {
             writer: Mutex::new(Some(writer)),
             readers,
             next_reader: AtomicUsize::new(0),
+            log_reader: Mutex::new(log_reader),
         })
     }
 
@@ -135,7 +147,8 @@ impl Backend for Sqlite {
         {
             let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
             if let Some(cache) = cache.as_ref() {
-                let read_log = |from, schema| self.read(|c| read_log(c, from, schema));
+                let read_log =
+                    |from, schema| read_log(lock(&self.log_reader).as_ref().ok_or(Error::Closed)?, from, schema);
                 let load = |logged: bool| -> Result<(Found, Option<i64>)> {
                     if !logged {
                         return Ok((from_store()?, None));
@@ -193,7 +206,7 @@ impl Backend for Sqlite {
         usage.flush(|batch| write_usage(conn, batch))?;
         // Unmap before the connections go, while verifies in flight finish.
         self.cache.write().unwrap_or_else(|e| e.into_inner()).take();
-        for r in &self.readers {
+        for r in self.readers.iter().chain([&self.log_reader]) {
             lock(r).take();
         }
         guard.take();

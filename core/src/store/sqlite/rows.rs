@@ -197,7 +197,21 @@ const LOG_TRIGGERS: &str = "'keys_log_insert', 'keys_log_update', 'keys_log_dele
 /// version differs from `known_schema`), and the log's entries from
 /// position `from` on, in order (see `cache`).
 pub(crate) fn read_log(conn: &Connection, from: i64, known_schema: Option<i64>) -> Result<LogRead> {
-    let schema: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    // One statement, so one read transaction: the schema version comes with
+    // the entries (an outer join keeps it when there are none).
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.schema_version, c.n, c.id, c.tag FROM pragma_schema_version v \
+         LEFT JOIN key_changes c ON c.n >= ?1 ORDER BY c.n",
+    )?;
+    let mut schema = 0;
+    let mut changes = Vec::new();
+    let mut rows = stmt.query([from])?;
+    while let Some(r) = rows.next()? {
+        schema = r.get(0)?;
+        if let Some(n) = r.get::<_, Option<i64>>(1)? {
+            changes.push(Change { n, id: r.get(2)?, tag: r.get(3)? });
+        }
+    }
     let triggers = if known_schema == Some(schema) {
         None
     } else {
@@ -205,7 +219,5 @@ pub(crate) fn read_log(conn: &Connection, from: i64, known_schema: Option<i64>) 
         let n: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
         Some(n == LOG_TRIGGERS.split(',').count() as i64)
     };
-    let mut stmt = conn.prepare_cached("SELECT n, id, tag FROM key_changes WHERE n >= ?1 ORDER BY n")?;
-    let rows = stmt.query_map([from], |r| Ok(Change { n: r.get(0)?, id: r.get(1)?, tag: r.get(2)? }))?;
-    Ok(LogRead { schema, triggers, changes: rows.collect::<rusqlite::Result<_>>()? })
+    Ok(LogRead { schema, triggers, changes })
 }
