@@ -572,9 +572,15 @@ fn a_cache_behind_the_pruned_log_starts_over() {
     let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
     let admin = Keyhouse::open(dir.db(), Config::default()).unwrap();
     let k = admin.create(CreateOptions::default()).unwrap();
+    let other = admin.create(CreateOptions::default()).unwrap();
     assert!(service.verify(&k.key, &[], 1).unwrap().is_valid());
     admin.revoke(&k.info.id).unwrap();
-    admin.create_many(vec![CreateOptions::default(); 10_001]).unwrap();
+    let mut shell = Connection::open(dir.db()).unwrap();
+    let tx = shell.transaction().unwrap();
+    for i in 0..10_001 {
+        tx.execute("UPDATE keys SET name = ?1 WHERE id = ?2", rusqlite::params![i, other.info.id]).unwrap();
+    }
+    tx.commit().unwrap();
     assert_eq!(service.verify(&k.key, &[], 1).unwrap().outcome, Outcome::Revoked);
 }
 
@@ -594,13 +600,15 @@ fn a_restored_backup_empties_the_cache() {
         assert!(out.status.success(), "{out:?}");
     };
     let service = Keyhouse::open(dir.db(), Config::default()).unwrap();
-    service.create(CreateOptions::default()).unwrap();
+    let kept = service.create(CreateOptions::default()).unwrap();
     sqlite3(format!(".backup '{}'", backup.display()));
     let lost = service.create(CreateOptions::default()).unwrap();
+    service.update(&lost.info.id, UpdateOptions { name: Some(Some("lost".into())), ..Default::default() }).unwrap();
     assert!(service.verify(&lost.key, &[], 1).unwrap().is_valid());
     sqlite3(format!(".restore '{}'", backup.display()));
-    // As many changes as the lost create, so the log is as long again.
-    Keyhouse::open(dir.db(), Config::default()).unwrap().create(CreateOptions::default()).unwrap();
+    // As many logged changes as were lost, so the log is as long again.
+    let admin = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    admin.update(&kept.info.id, UpdateOptions { name: Some(Some("kept".into())), ..Default::default() }).unwrap();
     assert_eq!(service.verify(&lost.key, &[], 1).unwrap().outcome, Outcome::NotFound);
 }
 

@@ -189,8 +189,8 @@ pub(crate) fn load_logged(conn: &Connection, id: &str) -> Result<(Option<KeyRow>
 }
 
 /// The names of the triggers that write the change log (schema version 5).
-const LOG_TRIGGERS: &str = "'keys_log_insert', 'keys_log_update', 'keys_log_delete', 'keys_log_reseq_insert', \
-    'keys_log_reseq_update', 'key_state_log_update', 'key_state_log_delete'";
+const LOG_TRIGGERS: &str = "'keys_log_replace', 'keys_log_update', 'keys_log_delete', 'keys_log_reseq_update', \
+    'key_state_log_update', 'key_state_log_delete'";
 
 /// What the verify cache reads to catch up: the schema's version, whether
 /// every trigger that writes the change log is there (asked only when the

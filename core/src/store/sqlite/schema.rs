@@ -74,12 +74,14 @@ const MIGRATIONS: &[&str] = &[
     // process commits (see `cache`). Triggers write it, so changes made
     // with the sqlite3 shell are logged too; `random()` tags each entry, so
     // that a log rebuilt from a backup, or emptied by hand, is told apart
-    // from the one a process saw. Inserts are logged as well: a REPLACE by
-    // another tool deletes without firing delete triggers (SQLite fires
-    // them for REPLACE only with recursive_triggers on). Only the newest
-    // 10,000 entries are kept; a process further behind drops its whole
-    // cache. A REPLACE that collides on `seq` deletes another key the same
-    // way, so the keys a row's new `seq` would displace are logged first.
+    // from the one a process saw. Only the newest 10,000 entries are kept;
+    // a process further behind drops its whole cache. A new key changes no
+    // cached row, so a plain insert is not logged (the cache forgets the
+    // ids it found unknown at every commit instead). An insert that
+    // replaces a row (another tool's REPLACE, colliding on `id` or `seq`)
+    // deletes it without firing delete triggers (SQLite fires them for
+    // REPLACE only with recursive_triggers on), so the keys an insert, or a
+    // row's new `seq`, would displace are logged first.
     // Spends and usage change only key_state and are not logged (spends are
     // decided on a fresh read in a write transaction), except what decides
     // the path a verify takes: credits turned on or off, and a new limit
@@ -93,9 +95,9 @@ const MIGRATIONS: &[&str] = &[
         tag INTEGER NOT NULL
     );
     INSERT INTO key_changes (id, tag) VALUES ('', random());
-    CREATE TRIGGER keys_log_insert AFTER INSERT ON keys BEGIN
-        INSERT INTO key_changes (id, tag) VALUES (new.id, random());
-        DELETE FROM key_changes WHERE n <= (SELECT max(n) FROM key_changes) - 10000;
+    CREATE TRIGGER keys_log_replace BEFORE INSERT ON keys BEGIN
+        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE id = new.id;
+        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = new.seq AND id IS NOT new.id;
     END;
     CREATE TRIGGER keys_log_update AFTER UPDATE ON keys BEGIN
         INSERT INTO key_changes (id, tag) VALUES (old.id, random());
@@ -105,9 +107,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER keys_log_delete AFTER DELETE ON keys BEGIN
         INSERT INTO key_changes (id, tag) VALUES (old.id, random());
         DELETE FROM key_changes WHERE n <= (SELECT max(n) FROM key_changes) - 10000;
-    END;
-    CREATE TRIGGER keys_log_reseq_insert BEFORE INSERT ON keys BEGIN
-        INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = new.seq;
     END;
     CREATE TRIGGER keys_log_reseq_update BEFORE UPDATE OF seq ON keys BEGIN
         INSERT INTO key_changes (id, tag) SELECT id, random() FROM keys WHERE seq = new.seq AND seq IS NOT old.seq;
