@@ -70,11 +70,14 @@ async function signIn(browser, url, user) {
 }
 
 async function createKey(page, name) {
+  // A key created earlier may still be on show: wait for a different one.
+  const secret = page.getByTestId('secret-key')
+  const before = (await secret.isVisible()) ? (await secret.textContent()).trim() : null
   await page.getByTestId('name').fill(name)
   await page.getByTestId('create').click()
-  const secret = page.getByTestId('secret-key')
-  await secret.waitFor()
-  const key = (await secret.textContent()).trim()
+  const shown = before ? secret.filter({ hasNotText: before }) : secret
+  await shown.waitFor()
+  const key = (await shown.textContent()).trim()
   assert.match(key, KEY)
   return key
 }
