@@ -110,7 +110,8 @@ impl UsageBuffer {
     }
 }
 
-fn apply(info: &mut KeyInfo, p: Pending) {
+/// Adds `p` to the usage shown in `info`.
+pub(crate) fn apply(info: &mut KeyInfo, p: Pending) {
     info.usage_count += p.count;
     let last = Timestamp::from_millis(p.last_used_at);
     info.last_used_at = Some(info.last_used_at.map_or(last, |t| t.max(last)));

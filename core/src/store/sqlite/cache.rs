@@ -49,8 +49,8 @@ use crate::store::backend::{Found, Lookup, UsageBatch};
 use crate::store::clock::Clock;
 use crate::store::row::KeyRow;
 use crate::store::sqlite::tx::Written;
+use crate::store::usage;
 use crate::store::verifying::same_secret;
-use crate::Timestamp;
 
 /// The WAL-index header: 48 bytes, stored twice (walformat, section 2.1).
 const HEADER_WORDS: usize = 12;
@@ -326,7 +326,6 @@ impl VerifyCache {
             }
         } else {
             rows.clear();
-            misses.clear();
         }
         let last = read.changes.last().map(|c| (c.n, c.tag));
         *synced = Some(Synced { header: now, schema: read.schema, logged, last });
@@ -352,10 +351,7 @@ impl VerifyCache {
                 Some((&mut held, _)) if held >= write => rows.remove(id),
                 Some((held, Some(row))) => {
                     *held = write;
-                    let info = &mut Arc::make_mut(row).info;
-                    info.usage_count = info.usage_count.saturating_add(p.count);
-                    let last = Timestamp::from_millis(p.last_used_at);
-                    info.last_used_at = Some(info.last_used_at.map_or(last, |t| t.max(last)));
+                    usage::apply(&mut Arc::make_mut(row).info, *p);
                 }
                 _ => {}
             }
