@@ -64,15 +64,28 @@ test-reference:
 	$(PYTHON) tests/reference/keyformat_v1.py --check
 	$(PYTHON) tests/versions.py
 
-# A virtualenv with the test tools, and zig and auditwheel for the wheel;
-# python-install then puts the built wheel into it, as `pip install keyhouse`
-# would.
+# A virtualenv with the test tools, zig, cargo-zigbuild and auditwheel for
+# the shipped libraries; python-install then puts the built wheel into it, as
+# `pip install keyhouse` would.
 python-env: $(VENV)/.ready
 $(VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.13" "auditwheel>=6"
+	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.13" "auditwheel>=6" "cargo-zigbuild>=0.24,<0.25"
 	touch $@
+
+# Every native library that ships (the wheel's module, the npm addon, the
+# UniFFI library in the jars and the Swift package) is linked by zig against
+# glibc 2.17, the manylinux2014 baseline, so that it loads on distributions
+# older than the build machine; tests/glibc-floor.sh checks each one. The
+# wheel goes through maturin's own zig support, the others through
+# cargo-zigbuild (both from the venv). The two link through different
+# wrapper scripts, which cargo counts as a different linker, so the wheel
+# builds in a target directory of its own: sharing one would rebuild every
+# dependency each time the other ran.
+ZIG_PATH := PATH=$(CURDIR)/$(VENV)/bin:$$PATH
+ZIG_TARGET := x86_64-unknown-linux-gnu.2.17
+RELEASE_LIB := target/x86_64-unknown-linux-gnu/release/libkeyhouse_uniffi.so
 
 # Everything a release would publish, in dist/ (see the README's "Packages").
 dist: dist-python dist-node dist-kotlin dist-java
@@ -80,9 +93,10 @@ dist: dist-python dist-node dist-kotlin dist-java
 # The wheel a release would publish: abi3 (CPython 3.9+), linked by zig
 # against glibc 2.17 so that it is tagged manylinux2014, stripped; and the
 # sdist. maturin finds zig through the venv's `ziglang`, hence the PATH.
+WHEEL_ARGS := --strip --zig --compatibility manylinux2014 --target-dir $(CURDIR)/target/wheel
 dist-python: python-env
 	rm -f dist/keyhouse-*.whl dist/keyhouse-*.tar.gz
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --strip --zig --compatibility manylinux2014 -m bindings-python/Cargo.toml --out dist
+	$(ZIG_PATH) $(VENV)/bin/maturin build --release $(WHEEL_ARGS) -m bindings-python/Cargo.toml --out dist
 	$(VENV)/bin/maturin sdist -m bindings-python/Cargo.toml --out dist
 	$(VENV)/bin/auditwheel show dist/keyhouse-*-manylinux*.whl | grep -q '"manylinux_2_17_x86_64"'
 
@@ -106,15 +120,16 @@ python-seams: debug-build
 test-python: python-install python-seams pg-start
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_FROM_WHEEL=1 tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q -m "not seams"
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_SEAMS=1 PYTHONPATH=$(PY_SEAMS) $(PY) -m pytest bindings-python/tests -q -m seams
+	$(ZIG_PATH) MATURIN_PEP517_ARGS="$(WHEEL_ARGS)" bindings-python/scripts/sdist-check.sh dist/keyhouse-*.tar.gz $(PY)
 
 node-env: bindings-node/node_modules/.package-lock.json
 bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
 	cd bindings-node && npm ci --no-audit --no-fund
 
-# Builds the addon, checks that the committed index.js and index.d.ts are what
-# the build generates, runs the suite, then installs the packed tarball.
-node-build: node-env
-	cd bindings-node && npx napi build --platform --release && node scripts/client-cjs.js
+# Builds the release addon (linked by zig, see ZIG_TARGET) and the generated
+# index.js and index.d.ts, which test-node checks against the committed ones.
+node-build: node-env python-env
+	cd bindings-node && $(ZIG_PATH) npx napi build --platform --release --target $(ZIG_TARGET) --cross-compile && node scripts/client-cjs.js
 
 # The addon with the test seams, which the conformance vectors load by path
 # (KEYHOUSE_SEAMS_ADDON): the debug build, named as an addon (.node), apart
@@ -164,9 +179,10 @@ test-kotlin: uniffi-build dist-kotlin pg-start
 # it) and that the Swift package links, without the seams, and the sources
 # generated from it: the jar compiles those, and the Swift package gets them
 # in its Sources/.
-uniffi-release: uniffi-build
-	$(CARGO) build --release -p keyhouse-uniffi --lib
-	bindings-uniffi/generate.sh target/release/libkeyhouse_uniffi.so target/debug $(UNIFFI_GEN)/release
+uniffi-release: uniffi-build python-env
+	$(ZIG_PATH) $(CARGO) zigbuild --release --target $(ZIG_TARGET) -p keyhouse-uniffi --lib
+	tests/glibc-floor.sh $(RELEASE_LIB)
+	bindings-uniffi/generate.sh $(RELEASE_LIB) target/debug $(UNIFFI_GEN)/release
 	mkdir -p bindings-uniffi/swift/Sources/Keyhouse bindings-uniffi/swift/Sources/KeyhouseFFI/include
 	cp $(UNIFFI_GEN)/release/swift/Keyhouse.swift bindings-uniffi/swift/Sources/Keyhouse/
 	cp $(UNIFFI_GEN)/release/swift/KeyhouseFFI.h bindings-uniffi/swift/Sources/KeyhouseFFI/include/

@@ -24,6 +24,7 @@ test -f node_modules/keyhouse-linux-x64-gnu/keyhouse.linux-x64-gnu.node
 # readelf writes to a file first, so that a missing readelf fails the check.
 readelf -S node_modules/keyhouse-linux-x64-gnu/keyhouse.linux-x64-gnu.node > sections
 if grep -q -e '\.symtab' -e '\.debug_' sections; then echo "dist-check: the addon is not stripped" >&2; exit 1; fi
+"$repo/tests/glibc-floor.sh" node_modules/keyhouse-linux-x64-gnu/keyhouse.linux-x64-gnu.node
 
 # No test seams in what ships: not in the addon's own exports, and not in
 # the JavaScript or the type declarations. (The vectors suite below loads

@@ -48,7 +48,7 @@ unshare -m sh -ec "
     mount --bind '$root' '$jail/src'
     chroot '$jail' env HOME=/tmp KEYHOUSE_INTEROP_DIR='$interop' KEYHOUSE_TEST_PG='${KEYHOUSE_TEST_PG:-}' sh -ec '
         cd /src/bindings-uniffi/swift
-        swift build -Xlinker -L/src/target/release -Xlinker -rpath -Xlinker /src/target/release
+        swift build -Xlinker -L/src/target/x86_64-unknown-linux-gnu/release -Xlinker -rpath -Xlinker /src/target/x86_64-unknown-linux-gnu/release
         cd /src/bindings-uniffi/target/swift-test
         swift test --disable-swift-testing \
             -Xlinker -L/src/target/debug -Xlinker -rpath -Xlinker /src/target/debug $*
