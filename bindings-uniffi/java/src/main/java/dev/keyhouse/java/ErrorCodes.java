@@ -2,9 +2,11 @@ package dev.keyhouse.java;
 
 /**
  * The core's stable error codes, e.g. {@code NOT_FOUND}: the same in every
- * language. The Rust error's {@code code()} method does not reach Java
- * (uniffi-bindgen-java 0.5 generates no methods on errors), so the mapping
- * from each generated exception class to its code is here.
+ * language, and what {@code KeyhouseException.code()} returns. The Rust
+ * error's {@code code()} method does not reach Java (uniffi-bindgen-java 0.5
+ * generates no methods on errors), so the mapping from each generated
+ * exception class to its code is here, and {@code bindings-uniffi/generate.sh}
+ * adds {@code code()} to the generated base class, calling it.
  */
 public final class ErrorCodes {
     private ErrorCodes() {}

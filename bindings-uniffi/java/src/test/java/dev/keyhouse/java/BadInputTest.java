@@ -41,7 +41,7 @@ class BadInputTest {
 
     private static <E extends KeyhouseException> void fails(Class<E> type, String code, Executable call) {
         E e = assertThrows(type, call);
-        assertEquals(code, ErrorCodes.code(e), e.getMessage());
+        assertEquals(code, e.code(), e.getMessage());
     }
 
     @Test
@@ -105,7 +105,7 @@ class BadInputTest {
         long started = System.nanoTime();
         var e = assertThrows(KeyhouseException.StoreException.class,
                 () -> Keyhouse.open("postgres://app:hunter2secret@127.0.0.1:1/db?sslmode=disable", quick));
-        assertEquals("STORE_ERROR", ErrorCodes.code(e));
+        assertEquals("STORE_ERROR", e.code());
         assertTrue(System.nanoTime() - started < 3_000_000_000L);
         String wrong = Support.pgUrl().replaceFirst(":[^:@/]*@", ":hunter2secret@");
         var refused = assertThrows(KeyhouseException.StoreException.class, () -> Keyhouse.open(wrong, quick));

@@ -22,7 +22,7 @@ class ReadmeTest {
                 "CreateOptions options = new CreateOptions(\"team-42\", \"ci\", null, new TimeSpan(30L * 86_400_000), null,",
                 "List.of(\"files:*\"), null, null, null, new RateLimit(100, new TimeSpan(60_000L)));",
                 "VerifyResult r = kh.verify(key, List.of(\"files:read\"), 1);",
-                "System.err.println(ErrorCodes.code(e) + \": \" + e.getMessage());")) {
+                "System.err.println(e.code() + \": \" + e.getMessage());")) {
             assertTrue(example.contains(line), "the README's example no longer has: " + line);
         }
 
@@ -39,7 +39,7 @@ class ReadmeTest {
             }
             KeyhouseException e = assertThrows(KeyhouseException.class,
                     () -> kh.create(new CreateOptions(null, null, "Bad Prefix", null, null, null, null, null, null, null)));
-            assertEquals("INVALID_ARGUMENT", ErrorCodes.code(e));
+            assertEquals("INVALID_ARGUMENT", e.code());
         }
     }
 }

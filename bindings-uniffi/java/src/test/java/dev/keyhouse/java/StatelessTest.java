@@ -42,7 +42,7 @@ class StatelessTest {
     void aHashWithAnUnknownPepperIsAnError() throws Exception {
         try (GeneratedKey g = KeyhouseLib.generate("kh", 32, pepper())) {
             var e = assertThrows(KeyhouseException.UnknownPepper.class, () -> KeyhouseLib.verifyHash(g.key(), g.hash(), List.of()));
-            assertEquals("UNKNOWN_PEPPER", ErrorCodes.code(e));
+            assertEquals("UNKNOWN_PEPPER", e.code());
         }
     }
 
@@ -78,7 +78,7 @@ class StatelessTest {
     @Test
     void everyErrorClassHasItsCode() throws Exception {
         // Each exception class the generator made, built through its own
-        // constructor: ErrorCodes knows every one, with the core's code.
+        // constructor: code() knows every one, with the core's code.
         List<String> codes = new java.util.ArrayList<>();
         for (Class<?> c : KeyhouseException.class.getDeclaredClasses()) {
             if (!KeyhouseException.class.isAssignableFrom(c)) {
@@ -88,7 +88,7 @@ class StatelessTest {
             Object[] args = constructor.getParameterCount() == 2
                     ? new Object[] {MalformedReason.EMPTY, "detail"}
                     : new Object[] {"detail"};
-            codes.add(ErrorCodes.code((KeyhouseException) constructor.newInstance(args)));
+            codes.add(((KeyhouseException) constructor.newInstance(args)).code());
         }
         assertEquals(List.of("CLOSED", "INVALID_ARGUMENT", "KEY_LIMIT_EXCEEDED", "MALFORMED", "NOT_FOUND", "SCHEMA_TOO_NEW",
                 "STORE_BUSY", "STORE_ERROR", "UNKNOWN_PEPPER"), codes.stream().sorted().toList());
@@ -97,7 +97,7 @@ class StatelessTest {
     @Test
     void errorsAreTypedAndCarryAMessage() {
         var e = assertThrows(KeyhouseException.Malformed.class, () -> KeyhouseLib.parse("kh_short"));
-        assertEquals("MALFORMED", ErrorCodes.code(e));
+        assertEquals("MALFORMED", e.code());
         assertTrue(e.detail().startsWith("malformed key"), e.detail());
         assertTrue(e.getMessage().contains(e.detail()));
     }

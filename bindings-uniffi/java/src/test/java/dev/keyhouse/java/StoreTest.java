@@ -139,7 +139,7 @@ class StoreTest {
             assertNull(cleared.rateLimit());
             var e = assertThrows(KeyhouseException.InvalidArgument.class,
                     () -> store.update(id, new UpdateOptions("c", null, null, null, null, null, null, null, true, false, false, false, false)));
-            assertEquals("INVALID_ARGUMENT", ErrorCodes.code(e));
+            assertEquals("INVALID_ARGUMENT", e.code());
         }
     }
 
@@ -167,7 +167,7 @@ class StoreTest {
             assertEquals(2, store.createMany(List.of(options("o", null, null, null), options("p", null, null, null))).size());
             var e = assertThrows(KeyhouseException.KeyLimitExceeded.class, () -> store.createMany(
                     List.of(options("q", null, null, null), options("o", null, null, null), options("o", null, null, null))));
-            assertEquals("KEY_LIMIT_EXCEEDED", ErrorCodes.code(e));
+            assertEquals("KEY_LIMIT_EXCEEDED", e.code());
             assertEquals(2, store.list(new ListOptions(null, 100, null, true)).keys().size());
         }
     }

@@ -75,7 +75,7 @@ class VectorsTest {
             } else {
                 var e = assertThrows(KeyhouseException.Malformed.class, () -> KeyhouseLib.parse(v.getString("input")), name);
                 assertEquals(v.getString("expect"), e.reason().code(), name);
-                assertEquals("MALFORMED", ErrorCodes.code(e), name);
+                assertEquals("MALFORMED", e.code(), name);
             }
         }
     }
@@ -264,7 +264,7 @@ class VectorsTest {
                 try {
                     got = step(s);
                 } catch (KeyhouseException e) {
-                    assertEquals(expect.optString("error", null), ErrorCodes.code(e), ctx + ": " + e.getMessage());
+                    assertEquals(expect.optString("error", null), e.code(), ctx + ": " + e.getMessage());
                     continue;
                 }
                 assertTrue(!expect.has("error"), ctx + ": expected " + expect.opt("error") + ", got " + got);
