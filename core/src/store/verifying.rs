@@ -367,4 +367,21 @@ mod tests {
         kh.close().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_write_that_panics_does_not_stop_the_cache_keeping_rows() {
+        let dir = std::env::temp_dir().join(format!("keyhouse-cache-panic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kh = Keyhouse::open(dir.join("k.db"), Config::default()).unwrap();
+        let created = kh.create(CreateOptions::default()).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            kh.db.write(|_| -> crate::Result<()> { panic!("a write transaction panics") })
+        }));
+        assert!(panicked.is_err());
+        // The rolled-back write has ended: the row read now is kept.
+        assert_eq!(kh.verify(&created.key, &[], 1).unwrap().outcome, Outcome::Valid);
+        assert_eq!(kh.db.cache_len().expect("a file store has a verify cache").0, 1);
+        kh.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

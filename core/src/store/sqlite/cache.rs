@@ -334,16 +334,20 @@ impl VerifyCache {
     }
 
     /// Call before a write transaction or usage flush of this process
-    /// begins (under the writer lock): returns its number, for
-    /// [`VerifyCache::flush_ends`] or [`VerifyCache::write_ends`].
-    pub(crate) fn write_begins(&self) -> u64 {
-        self.writes_begun.fetch_add(1, Ordering::AcqRel) + 1
+    /// begins (under the writer lock); end it with
+    /// [`VerifyCache::flush_ends`] or [`VerifyCache::write_ends`]. If it
+    /// panics instead, dropping the [`Write`] ends it as a write that
+    /// committed nothing (the transaction rolled back), so the cache does
+    /// not take every later read as racing a write and stop keeping rows.
+    pub(crate) fn write_begins(&self) -> Write<'_> {
+        Write { cache: self, number: self.writes_begun.fetch_add(1, Ordering::AcqRel) + 1 }
     }
 
-    /// Ends usage flush number `write`. With the `batch` it committed, adds
+    /// Ends the usage flush `write`. With the `batch` it committed, adds
     /// those counts to the cached rows, which were all read before it began
     /// and do not hold them (usage is not logged, so the rows stay cached).
-    pub(crate) fn flush_ends(&self, write: u64, committed: Option<&UsageBatch>) {
+    pub(crate) fn flush_ends(&self, write: Write<'_>, committed: Option<&UsageBatch>) {
+        let write = write.number();
         let mut rows = lock(&self.rows);
         for (id, p) in committed.into_iter().flatten() {
             match rows.entry_mut(id) {
@@ -364,7 +368,7 @@ impl VerifyCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Ends write transaction number `write`. With what it committed to
+    /// Ends the write transaction `write`. With what it committed to
     /// `key_state` (spends, leases), which the change log does not record
     /// but for what decides a verify's path, the cached rows of those keys
     /// take that state, which is the stored state now. Only that state: the
@@ -374,7 +378,8 @@ impl VerifyCache {
     /// is a key whose secret changed, and one of which only the usage was
     /// written (during a roll's grace period, shown with another key's
     /// balance).
-    pub(crate) fn write_ends(&self, write: u64, committed: Option<&Written>, generation: u64) {
+    pub(crate) fn write_ends(&self, write: Write<'_>, committed: Option<&Written>, generation: u64) {
+        let write = write.number();
         let current = self.generation.load(Ordering::Acquire) == generation;
         let mut rows = lock(&self.rows);
         if let Some(written) = committed {
@@ -407,6 +412,31 @@ impl VerifyCache {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn len(&self) -> (usize, usize) {
         (lock(&self.rows).len(), lock(&self.misses).len())
+    }
+}
+
+/// A write transaction or usage flush of this process, begun and not yet
+/// ended (see [`VerifyCache::write_begins`]).
+pub(crate) struct Write<'a> {
+    cache: &'a VerifyCache,
+    number: u64,
+}
+
+impl Write<'_> {
+    /// Its number; ending it is then up to the caller, which must store it
+    /// in `writes_ended` under the rows lock.
+    fn number(self) -> u64 {
+        let number = self.number;
+        std::mem::forget(self);
+        number
+    }
+}
+
+impl Drop for Write<'_> {
+    /// Reached only when the write unwinds: it committed nothing.
+    fn drop(&mut self) {
+        let _rows = lock(&self.cache.rows);
+        self.cache.writes_ended.store(self.number, Ordering::Release);
     }
 }
 
