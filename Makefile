@@ -71,13 +71,14 @@ python-env: $(VENV)/.ready
 $(VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.13" "auditwheel>=6" "cargo-zigbuild>=0.24,<0.25"
+	$(PY) -m pip install -q "maturin>=1.9,<2" "pytest>=7" "fastapi>=0.100" "httpx>=0.24" "mypy>=1.8" "psycopg[binary]>=3.1" "uvicorn>=0.30" "schemathesis>=4.0,<5" "ziglang>=0.17,<0.18" "auditwheel>=6" "cargo-zigbuild>=0.24,<0.25"
 	touch $@
 
 # Every native library that ships (the wheel's module, the npm addon, the
 # UniFFI library in the jars and the Swift package) is linked by zig against
 # glibc 2.17, the manylinux2014 baseline, so that it loads on distributions
-# older than the build machine; tests/glibc-floor.sh checks each one. The
+# older than the build machine (auditwheel checks the wheel's tag,
+# tests/glibc-floor.sh the other libraries). The
 # wheel goes through maturin's own zig support, the others through
 # cargo-zigbuild (both from the venv). The two link through different
 # wrapper scripts, which cargo counts as a different linker, so the wheel
@@ -116,7 +117,8 @@ python-seams: debug-build
 	ln -s $(CURDIR)/target/debug/lib_native.so $(PY_SEAMS)/keyhouse/_native.abi3.so
 
 # The suite against the wheel (which must not have the seams), then the
-# seams tests against the seams build.
+# seams tests against the seams build, then the sdist: built from its own
+# sources (with the wheel's build options), installed and used.
 test-python: python-install python-seams pg-start
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_FROM_WHEEL=1 tests/no-rust.sh $(PY) -m pytest bindings-python/tests -q -m "not seams"
 	KEYHOUSE_CLI=$(CURDIR)/target/debug/keyhouse KEYHOUSE_SEAMS=1 PYTHONPATH=$(PY_SEAMS) $(PY) -m pytest bindings-python/tests -q -m seams
@@ -176,7 +178,8 @@ test-kotlin: uniffi-build dist-kotlin pg-start
 	tests/no-rust.sh bindings-uniffi/kotlin/package-check.sh
 
 # The release library that ships in the jar (stripped by Maven as it packs
-# it) and that the Swift package links, without the seams, and the sources
+# it) and that the Swift package links, linked by zig against glibc 2.17
+# (see ZIG_TARGET), without the seams, and the sources
 # generated from it: the jar compiles those, and the Swift package gets them
 # in its Sources/.
 uniffi-release: uniffi-build python-env

@@ -12,6 +12,11 @@ lib=$1
 versions=$(mktemp)
 trap 'rm -f "$versions"' EXIT
 readelf -V -W "$lib" > "$versions"
+# A named requirement instead of a number (GLIBC_ABI_DT_RELR means 2.36,
+# GLIBC_PRIVATE any one build) ties the library to newer or exact glibcs.
+if grep -q 'GLIBC_[A-Z]' "$versions"; then
+    echo "glibc-floor: $lib needs $(grep -o 'GLIBC_[A-Z][A-Z_]*' "$versions" | sort -u | tr '\n' ' ')" >&2; exit 1
+fi
 needed=$(grep -o 'GLIBC_[0-9][0-9.]*' "$versions" | sed 's/GLIBC_//' | sort -u -V)
 if [ -z "$needed" ]; then echo "glibc-floor: $lib names no glibc version" >&2; exit 1; fi
 newest=$(printf '%s\n' "$needed" | tail -n 1)

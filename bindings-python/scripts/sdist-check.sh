@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the sdist from source, as pip does where no wheel fits (this needs
-# Rust), installs the result in a fresh virtualenv and uses it there: the
+# Builds a wheel from the sdist's own sources (this needs Rust), as pip does
+# where no wheel fits, though with the release wheel's build options rather
+# than pip's isolated defaults; installs it in a fresh virtualenv and uses it there: the
 # package imports from that virtualenv, a key it creates verifies, and
 # `python -m keyhouse --version` prints the workspace's version. This proves
 # the sdist carries everything a build needs (the workspace manifest, the
@@ -16,7 +17,7 @@
 set -euo pipefail
 sdist=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 python=$2
-version=$(tar -xzOf "$sdist" --wildcards '*/PKG-INFO' | sed -n 's/^Version: //p')
+version=$(tar -xzOf "$sdist" "$(basename "$sdist" .tar.gz)/PKG-INFO" | sed -n 's/^Version: //p')
 test -n "$version"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -25,23 +26,28 @@ trap 'rm -rf "$tmp"' EXIT
 # target directory already holds the wheel's build of the same crates, under
 # the same names (cargo hashes path crates by their place in the workspace),
 # and the tarball's older mtimes would let cargo take that build as fresh
-# instead of compiling the sdist's own sources.
+# instead of compiling the sdist's own sources. (The wheel's target
+# directory then holds this build of the same sources, which the next
+# `make dist-python` takes as current.)
 mkdir "$tmp/src"
 tar -xzf "$sdist" -C "$tmp/src" --strip-components=1
 find "$tmp/src" -type f -exec touch {} +
 "$python" -m pip wheel -q --no-deps --no-build-isolation -w "$tmp/wheel" "$tmp/src"
-python3 -m venv "$tmp/venv"
+"$python" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q --no-deps "$tmp"/wheel/keyhouse-*.whl
 cd "$tmp"
 "$tmp/venv/bin/python" - "$tmp/venv" <<'PY'
 import os, sys
 import keyhouse
-assert keyhouse.__file__.startswith(sys.argv[1]), keyhouse.__file__
+def check(ok, what):
+    if not ok:
+        sys.exit("sdist-check: " + what)
+check(keyhouse.__file__.startswith(sys.argv[1]), "keyhouse imported from " + keyhouse.__file__)
 kh = keyhouse.Keyhouse(os.path.join(os.getcwd(), "sdist.db"))
 created = kh.create(name="from the sdist")
-assert kh.verify(created.key).is_valid()
+check(kh.verify(created.key).is_valid(), "a new key does not verify")
 kh.revoke(created.info.id)
-assert not kh.verify(created.key).is_valid()
+check(not kh.verify(created.key).is_valid(), "a revoked key verifies")
 PY
 got=$("$tmp/venv/bin/python" -m keyhouse --version)
 if [ "$got" != "keyhouse $version" ]; then echo "sdist-check: --version printed '$got', not 'keyhouse $version'" >&2; exit 1; fi
