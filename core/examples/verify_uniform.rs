@@ -2,7 +2,8 @@
 //! for profilers on the cache-miss path (`perf record`).
 //! `KEYS=1000000 N=iterations cargo run --release --example verify_uniform`;
 //! with `WARM=1`, every key is verified once before the timed loop;
-//! `CACHE=rows` sets `verify_cache_size`; with `SPENDER=1`, a second store
+//! `CACHE=rows` sets `verify_cache_size`, `FLUSH_MS` the usage flush
+//! interval; `LAPS=1` prints the time per 200,000 verifies; with `SPENDER=1`, a second store
 //! on the same file spends credits of one key in a loop meanwhile, so that
 //! a commit lands every few tens of microseconds, as when other processes
 //! spend while this one verifies.
@@ -17,7 +18,10 @@ fn main() {
     let (keys, n) = (env("KEYS", 1_000_000), env("N", 1_000_000));
     let p = std::env::temp_dir().join(format!("vuniform-{keys}.db"));
     let fresh = !p.exists();
-    let config = Config { verify_cache_size: env("CACHE", 100_000) as u32, ..Config::default() };
+    let mut config = Config { verify_cache_size: env("CACHE", 100_000) as u32, ..Config::default() };
+    if let Some(ms) = std::env::var("FLUSH_MS").ok().and_then(|v| v.parse().ok()) {
+        config.usage_flush_interval = std::time::Duration::from_millis(ms);
+    }
     let kh = Keyhouse::open(&p, config).unwrap();
     let list = std::env::temp_dir().join(format!("vuniform-{keys}.keys"));
     if fresh || !list.exists() {
@@ -54,7 +58,13 @@ fn main() {
     });
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let t = std::time::Instant::now();
-    for _ in 0..n {
+    let mut lap = (t, 0);
+    for i in 0..n {
+        if env("LAPS", 0) == 1 && i > 0 && i % 200_000 == 0 {
+            let now = std::time::Instant::now();
+            println!("  {i}: {:.2} µs/verify", (now - lap.0).as_secs_f64() * 1e6 / (i - lap.1) as f64);
+            lap = (now, i);
+        }
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;

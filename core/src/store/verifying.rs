@@ -369,6 +369,29 @@ mod tests {
     }
 
     #[test]
+    fn rows_stay_cached_across_this_stores_own_usage_flush() {
+        let dir = std::env::temp_dir().join(format!("keyhouse-cache-flush-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = Config { usage_flush_interval: std::time::Duration::from_millis(500), ..Config::default() };
+        let kh = Keyhouse::open(dir.join("k.db"), config).unwrap();
+        let keys: Vec<String> =
+            kh.create_many(vec![CreateOptions::default(); 2000]).unwrap().into_iter().map(|c| c.key).collect();
+        for key in &keys {
+            assert_eq!(kh.verify(key, &[], 1).unwrap().outcome, Outcome::Valid);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(510));
+        // This verify writes out the usage of all 2000 keys; the next one
+        // catches up with that commit (verify_cached never queries).
+        assert_eq!(kh.verify(&keys[0], &[], 1).unwrap().outcome, Outcome::Valid);
+        assert_eq!(kh.verify(&keys[1], &[], 1).unwrap().outcome, Outcome::Valid);
+        let missed = keys.iter().filter(|k| kh.verify_cached(k, &[], 1).unwrap().is_none()).count();
+        let again = keys.iter().filter(|k| kh.verify_cached(k, &[], 1).unwrap().is_none()).count();
+        assert_eq!((missed, again, kh.db.cache_len().unwrap().0), (0, 0, 2000));
+        kh.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_write_that_panics_does_not_stop_the_cache_keeping_rows() {
         let dir = std::env::temp_dir().join(format!("keyhouse-cache-panic-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
