@@ -12,6 +12,14 @@ use crate::error::Result;
 use crate::model::KeyInfo;
 use crate::Timestamp;
 
+/// Keys whose usage one transaction of a flush writes. A transaction holds
+/// SQLite's one write lock (on PostgreSQL, the rows' locks) until it
+/// commits: usage of a million keys took about 10 s to write here in one
+/// transaction, and every other writer, in every process, would wait that
+/// long (or fail with STORE_BUSY after `busy_timeout`). A chunk of this
+/// size takes tens of milliseconds.
+pub(crate) const FLUSH_CHUNK: usize = 5_000;
+
 /// Usage of one key not yet written: how many verifies, and the latest.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Pending {
@@ -82,25 +90,38 @@ impl UsageBuffer {
                 .is_ok()
     }
 
-    /// Hands all pending usage to `write`, which adds it to the store in
-    /// one transaction. If the write fails the counts are put back, so
-    /// nothing is lost.
-    pub(crate) fn flush(&self, write: impl FnOnce(&HashMap<String, Pending>) -> Result<()>) -> Result<()> {
+    /// Hands all pending usage to `write`, in chunks of at most
+    /// [`FLUSH_CHUNK`] keys, each of which `write` adds to the store in one
+    /// transaction. If a write fails, its chunk and those not yet written
+    /// are put back, so nothing is lost or counted twice.
+    pub(crate) fn flush(&self, mut write: impl FnMut(&HashMap<String, Pending>) -> Result<()>) -> Result<()> {
         let batch: HashMap<String, Pending> = std::mem::take(&mut *self.lock());
         if batch.is_empty() {
             return Ok(());
         }
-        match write(&batch) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let mut pending = self.lock();
-                for (id, p) in batch {
-                    let cur = pending.entry(id).or_default();
-                    cur.count += p.count;
-                    cur.last_used_at = cur.last_used_at.max(p.last_used_at);
-                }
-                Err(e)
+        if batch.len() <= FLUSH_CHUNK {
+            return write(&batch).inspect_err(|_| self.put_back(batch));
+        }
+        let mut rest = batch.into_iter();
+        loop {
+            let chunk: HashMap<String, Pending> = rest.by_ref().take(FLUSH_CHUNK).collect();
+            if chunk.is_empty() {
+                return Ok(());
             }
+            if let Err(e) = write(&chunk) {
+                self.put_back(chunk.into_iter().chain(rest));
+                return Err(e);
+            }
+        }
+    }
+
+    /// Adds counts that could not be written back to the pending ones.
+    fn put_back(&self, unwritten: impl IntoIterator<Item = (String, Pending)>) {
+        let mut pending = self.lock();
+        for (id, p) in unwritten {
+            let cur = pending.entry(id).or_default();
+            cur.count += p.count;
+            cur.last_used_at = cur.last_used_at.max(p.last_used_at);
         }
     }
 
@@ -115,4 +136,47 @@ pub(crate) fn apply(info: &mut KeyInfo, p: Pending) {
     info.usage_count += p.count;
     let last = Timestamp::from_millis(p.last_used_at);
     info.last_used_at = Some(info.last_used_at.map_or(last, |t| t.max(last)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_large_flush_writes_in_chunks_and_puts_back_only_what_was_not_written() {
+        let usage = UsageBuffer::new(Timestamp::from_millis(0), 1_000);
+        let n = 2 * FLUSH_CHUNK + 10;
+        usage.lock().extend((0..n).map(|i| (i.to_string(), Pending { count: 1, last_used_at: 5 })));
+        let mut chunks = Vec::new();
+        let failed = usage.flush(|chunk| {
+            chunks.push(chunk.len());
+            match chunks.len() {
+                2 => Err(Error::Store("the second transaction fails".into())),
+                _ => Ok(()),
+            }
+        });
+        assert!(failed.is_err());
+        assert_eq!(chunks, [FLUSH_CHUNK, FLUSH_CHUNK]);
+        // The first chunk was written; the failed one and the last are back.
+        assert_eq!(usage.lock().len(), n - FLUSH_CHUNK);
+        assert!(usage.lock().values().all(|p| p.count == 1 && p.last_used_at == 5));
+        let mut written = 0;
+        usage
+            .flush(|chunk| {
+                written += chunk.len();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((written, usage.lock().len()), (n - FLUSH_CHUNK, 0));
+    }
+
+    #[test]
+    fn a_small_flush_that_fails_puts_everything_back() {
+        let usage = UsageBuffer::new(Timestamp::from_millis(0), 1_000);
+        usage.lock().insert("a".into(), Pending { count: 2, last_used_at: 7 });
+        assert!(usage.flush(|_| Err(Error::Store("no".into()))).is_err());
+        let p = usage.lock()["a"];
+        assert_eq!((p.count, p.last_used_at), (2, 7));
+    }
 }
