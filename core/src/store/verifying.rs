@@ -349,53 +349,61 @@ pub(crate) fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use crate::{Config, CreateOptions, Keyhouse, Outcome};
+
+    /// A store on a file of its own, in a directory the test removes.
+    fn file_store(name: &str) -> (PathBuf, Keyhouse) {
+        let dir = std::env::temp_dir().join(format!("keyhouse-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kh = Keyhouse::open(dir.join("k.db"), Config::default()).unwrap();
+        (dir, kh)
+    }
+
+    fn done(dir: PathBuf, kh: Keyhouse) {
+        kh.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn cached_rows(kh: &Keyhouse) -> usize {
+        kh.db.cache_len().expect("a file store has a verify cache").0
+    }
 
     #[test]
     fn a_file_store_caches_rows_and_unknown_ids() {
-        let dir = std::env::temp_dir().join(format!("keyhouse-cache-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let kh = Keyhouse::open(dir.join("k.db"), Config::default()).unwrap();
+        let (dir, kh) = file_store("cache-unit");
         let created = kh.create(CreateOptions::default()).unwrap();
         let unknown = crate::generate("kh").unwrap().key;
         for _ in 0..3 {
             assert_eq!(kh.verify(&created.key, &[], 1).unwrap().outcome, Outcome::Valid);
             assert_eq!(kh.verify(&unknown, &[], 1).unwrap().outcome, Outcome::NotFound);
         }
-        let lens = kh.db.cache_len().expect("a file store has a verify cache");
-        assert_eq!(lens, (1, 1));
-        kh.close().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(kh.db.cache_len(), Some((1, 1)));
+        done(dir, kh);
     }
 
     #[test]
     fn rows_stay_cached_across_this_stores_own_usage_flush() {
-        let dir = std::env::temp_dir().join(format!("keyhouse-cache-flush-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = Config { usage_flush_interval: std::time::Duration::from_millis(500), ..Config::default() };
-        let kh = Keyhouse::open(dir.join("k.db"), config).unwrap();
+        let (dir, kh) = file_store("cache-flush");
         let keys: Vec<String> =
             kh.create_many(vec![CreateOptions::default(); 2000]).unwrap().into_iter().map(|c| c.key).collect();
         for key in &keys {
             assert_eq!(kh.verify(key, &[], 1).unwrap().outcome, Outcome::Valid);
         }
-        std::thread::sleep(std::time::Duration::from_millis(510));
-        // This verify writes out the usage of all 2000 keys; the next one
-        // catches up with that commit (verify_cached never queries).
+        // Writes out the usage of all 2000 keys; the next verify catches up
+        // with that commit (verify_cached never queries).
+        kh.flush().unwrap();
         assert_eq!(kh.verify(&keys[0], &[], 1).unwrap().outcome, Outcome::Valid);
-        assert_eq!(kh.verify(&keys[1], &[], 1).unwrap().outcome, Outcome::Valid);
         let missed = keys.iter().filter(|k| kh.verify_cached(k, &[], 1).unwrap().is_none()).count();
         let again = keys.iter().filter(|k| kh.verify_cached(k, &[], 1).unwrap().is_none()).count();
-        assert_eq!((missed, again, kh.db.cache_len().unwrap().0), (0, 0, 2000));
-        kh.close().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((missed, again, cached_rows(&kh)), (0, 0, 2000));
+        done(dir, kh);
     }
 
     #[test]
     fn a_write_that_panics_does_not_stop_the_cache_keeping_rows() {
-        let dir = std::env::temp_dir().join(format!("keyhouse-cache-panic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let kh = Keyhouse::open(dir.join("k.db"), Config::default()).unwrap();
+        let (dir, kh) = file_store("cache-panic");
         let created = kh.create(CreateOptions::default()).unwrap();
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             kh.db.write(|_| -> crate::Result<()> { panic!("a write transaction panics") })
@@ -403,8 +411,7 @@ mod tests {
         assert!(panicked.is_err());
         // The rolled-back write has ended: the row read now is kept.
         assert_eq!(kh.verify(&created.key, &[], 1).unwrap().outcome, Outcome::Valid);
-        assert_eq!(kh.db.cache_len().expect("a file store has a verify cache").0, 1);
-        kh.close().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(cached_rows(&kh), 1);
+        done(dir, kh);
     }
 }
