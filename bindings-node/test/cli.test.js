@@ -41,3 +41,23 @@ test('npx keyhouse is the same program as the Rust binary', (t) => {
     assert.deepEqual(got, expected, c.name)
   }
 })
+
+test('a key made by either program verifies with the other', (t) => {
+  const cli = cliPath()
+  const db = tempDb(t)
+  const ours = [process.execPath, BIN]
+  const json = (command, ...args) => {
+    const r = run(command, ['--db', db, '--json', ...args])
+    return { status: r.status, out: JSON.parse(r.stdout) }
+  }
+  const madeHere = json(ours, 'create', '--name', 'from node').out
+  const madeThere = json([cli], 'create', '--name', 'from rust').out
+  for (const [command, made, name] of [[[cli], madeHere, 'from node'], [ours, madeThere, 'from rust']]) {
+    const { status, out } = json(command, 'verify', made.key)
+    assert.deepEqual([status, out.outcome, out.key.name], [0, 'VALID', name])
+  }
+  // A revoke by one is seen by the other.
+  json([cli], 'revoke', madeHere.info.id)
+  const { status, out } = json(ours, 'verify', madeHere.key)
+  assert.deepEqual([status, out.outcome], [1, 'REVOKED'])
+})

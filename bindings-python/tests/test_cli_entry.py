@@ -55,3 +55,25 @@ def test_the_same_cli(cli, store, case, entry):
     got = run_case(command, case, store)
     assert got == expected
     assert store["key"] not in got[2], "a key reached stderr"
+
+
+
+@pytest.mark.parametrize("entry", ["python -m keyhouse", "keyhouse script"])
+def test_a_key_made_by_either_program_verifies_with_the_other(cli, tmp_path, entry):
+    ours = [sys.executable, "-m", "keyhouse"] if entry == "python -m keyhouse" else [str(SCRIPT)]
+    env = {k: v for k, v in os.environ.items() if k != "KEYHOUSE_DB"}
+    db = str(tmp_path / "cross.db")
+
+    def run(program, *args):
+        r = subprocess.run([*program, "--db", db, "--json", *args], capture_output=True, text=True, env=env, timeout=60)
+        return r.returncode, json.loads(r.stdout)
+
+    made_here = run(ours, "create", "--name", "from python")[1]
+    made_there = run([cli], "create", "--name", "from rust")[1]
+    for program, made, name in (([cli], made_here, "from python"), (ours, made_there, "from rust")):
+        code, out = run(program, "verify", made["key"])
+        assert (code, out["outcome"], out["key"]["name"]) == (0, "VALID", name)
+    # A revoke by one is seen by the other.
+    run([cli], "revoke", made_here["info"]["id"])
+    code, out = run(ours, "verify", made_here["key"])
+    assert (code, out["outcome"]) == (1, "REVOKED")
