@@ -77,7 +77,8 @@ fn main() {
         let spends = spender.join().unwrap();
         println!("meanwhile {spends} spends committed ({:.0}/s)", spends as f64 / elapsed.as_secs_f64());
     }
-    // The usage those verifies left pending, written in one transaction.
+    // The usage those verifies left pending, written in transactions of
+    // at most 5,000 keys each.
     let wal = || std::fs::metadata(p.with_extension("db-wal")).map_or(0, |m| m.len());
     let (t, before) = (std::time::Instant::now(), wal());
     kh.flush().unwrap();

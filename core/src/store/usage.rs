@@ -14,11 +14,14 @@ use crate::Timestamp;
 
 /// Keys whose usage one transaction of a flush writes. A transaction holds
 /// SQLite's one write lock (on PostgreSQL, the rows' locks) until it
-/// commits: usage of a million keys took about 10 s to write here in one
+/// commits: usage of a million keys took 9–13 s to write here in one
 /// transaction, and every other writer, in every process, would wait that
 /// long (or fail with STORE_BUSY after `busy_timeout`). A chunk of this
 /// size takes tens of milliseconds.
 pub(crate) const FLUSH_CHUNK: usize = 5_000;
+
+/// The longest pause between two transactions of a flush.
+const MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Usage of one key not yet written: how many verifies, and the latest.
 #[derive(Clone, Copy, Debug, Default)]
@@ -92,27 +95,50 @@ impl UsageBuffer {
 
     /// Hands all pending usage to `write`, in chunks of at most
     /// [`FLUSH_CHUNK`] keys, each of which `write` adds to the store in one
-    /// transaction. If a write fails, its chunk and those not yet written
-    /// are put back, so nothing is lost or counted twice.
-    pub(crate) fn flush(&self, mut write: impl FnMut(&HashMap<String, Pending>) -> Result<()>) -> Result<()> {
+    /// transaction. If a write fails or panics, its chunk and those not yet
+    /// written are put back, to go out with the next flush. (A chunk whose
+    /// COMMIT failed after reaching the database, say a PostgreSQL
+    /// connection lost mid-commit, is then counted twice: usage counts err
+    /// on the side of more, never less.)
+    ///
+    /// With `pause`, waits between two transactions for as long as the first
+    /// one took (see [`MAX_PAUSE`]), for stores with one write lock.
+    pub(crate) fn flush(
+        &self,
+        pause: bool,
+        mut write: impl FnMut(&HashMap<String, Pending>) -> Result<()>,
+    ) -> Result<()> {
         let batch: HashMap<String, Pending> = std::mem::take(&mut *self.lock());
-        if batch.is_empty() {
-            return Ok(());
-        }
-        if batch.len() <= FLUSH_CHUNK {
-            return write(&batch).inspect_err(|_| self.put_back(batch));
-        }
-        let mut rest = batch.into_iter();
-        loop {
-            let chunk: HashMap<String, Pending> = rest.by_ref().take(FLUSH_CHUNK).collect();
-            if chunk.is_empty() {
-                return Ok(());
+        let mut rest = HashMap::new().into_iter();
+        let mut chunk = if batch.len() <= FLUSH_CHUNK {
+            batch
+        } else {
+            rest = batch.into_iter();
+            rest.by_ref().take(FLUSH_CHUNK).collect()
+        };
+        while !chunk.is_empty() {
+            let started = std::time::Instant::now();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&chunk))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.put_back(chunk.into_iter().chain(rest));
+                    return Err(e);
+                }
+                Err(panic) => {
+                    self.put_back(chunk.into_iter().chain(rest));
+                    std::panic::resume_unwind(panic);
+                }
             }
-            if let Err(e) = write(&chunk) {
-                self.put_back(chunk.into_iter().chain(rest));
-                return Err(e);
+            if pause && rest.len() > 0 {
+                // Leave the database's write lock free for as long as this
+                // chunk held it: writers of other processes wait in SQLite's
+                // busy handler, which polls (up to 100 ms apart), and would
+                // rarely land in a gap of microseconds.
+                std::thread::sleep(started.elapsed().min(MAX_PAUSE));
             }
+            chunk = rest.by_ref().take(FLUSH_CHUNK).collect();
         }
+        Ok(())
     }
 
     /// Adds counts that could not be written back to the pending ones.
@@ -149,7 +175,7 @@ mod tests {
         let n = 2 * FLUSH_CHUNK + 10;
         usage.lock().extend((0..n).map(|i| (i.to_string(), Pending { count: 1, last_used_at: 5 })));
         let mut chunks = Vec::new();
-        let failed = usage.flush(|chunk| {
+        let failed = usage.flush(true, |chunk| {
             chunks.push(chunk.len());
             match chunks.len() {
                 2 => Err(Error::Store("the second transaction fails".into())),
@@ -163,7 +189,7 @@ mod tests {
         assert!(usage.lock().values().all(|p| p.count == 1 && p.last_used_at == 5));
         let mut written = 0;
         usage
-            .flush(|chunk| {
+            .flush(false, |chunk| {
                 written += chunk.len();
                 Ok(())
             })
@@ -172,10 +198,29 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_that_panics_puts_back_what_it_had_not_written() {
+        let usage = UsageBuffer::new(Timestamp::from_millis(0), 1_000);
+        let n = FLUSH_CHUNK + 1;
+        usage.lock().extend((0..n).map(|i| (i.to_string(), Pending { count: 1, last_used_at: 5 })));
+        let mut calls = 0;
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            usage.flush(false, |_| {
+                calls += 1;
+                if calls == 2 {
+                    panic!("the second transaction panics");
+                }
+                Ok(())
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(usage.lock().len(), n - FLUSH_CHUNK);
+    }
+
+    #[test]
     fn a_small_flush_that_fails_puts_everything_back() {
         let usage = UsageBuffer::new(Timestamp::from_millis(0), 1_000);
         usage.lock().insert("a".into(), Pending { count: 2, last_used_at: 7 });
-        assert!(usage.flush(|_| Err(Error::Store("no".into()))).is_err());
+        assert!(usage.flush(true, |_| Err(Error::Store("no".into()))).is_err());
         let p = usage.lock()["a"];
         assert_eq!((p.count, p.last_used_at), (2, 7));
     }

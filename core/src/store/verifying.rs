@@ -402,6 +402,26 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_in_several_transactions_leaves_every_cached_count_right() {
+        let (dir, kh) = file_store("cache-chunks");
+        let n = 2 * crate::store::usage::FLUSH_CHUNK + 10;
+        let keys: Vec<String> =
+            kh.create_many(vec![CreateOptions::default(); n]).unwrap().into_iter().map(|c| c.key).collect();
+        for key in &keys {
+            assert_eq!(kh.verify(key, &[], 1).unwrap().outcome, Outcome::Valid);
+        }
+        kh.flush().unwrap();
+        // Catches up with the flush's commits; then each key has one use
+        // written and one more pending (two for the first).
+        assert_eq!(kh.verify(&keys[0], &[], 1).unwrap().key.unwrap().usage_count, 2);
+        let counts: Vec<u64> =
+            keys[1..].iter().map(|k| kh.verify_cached(k, &[], 1).unwrap().unwrap().key.unwrap().usage_count).collect();
+        assert!(counts.iter().all(|&c| c == 2), "{:?}", counts.iter().filter(|&&c| c != 2).take(5).collect::<Vec<_>>());
+        assert_eq!(cached_rows(&kh), n);
+        done(dir, kh);
+    }
+
+    #[test]
     fn a_write_that_panics_does_not_stop_the_cache_keeping_rows() {
         let (dir, kh) = file_store("cache-panic");
         let created = kh.create(CreateOptions::default()).unwrap();

@@ -318,7 +318,7 @@ impl Backend for Postgres {
     }
 
     fn flush(&self, usage: &UsageBuffer) -> Result<()> {
-        usage.flush(|batch| self.write_usage(batch))
+        usage.flush(false, |batch| self.write_usage(batch))
     }
 
     fn close(&self, usage: &UsageBuffer) -> Result<()> {

@@ -346,8 +346,8 @@ impl VerifyCache {
     /// Ends the usage flush `write`. With the `batch` it committed, adds
     /// those counts to the cached rows, which were all read before it began
     /// and do not hold them (usage is not logged, so the rows stay cached).
-    pub(crate) fn flush_ends(&self, write: Write<'_>, committed: Option<&UsageBatch>) {
-        let write = write.number();
+    pub(crate) fn flush_ends(&self, ending: Write<'_>, committed: Option<&UsageBatch>) {
+        let write = ending.number;
         let mut rows = lock(&self.rows);
         for (id, p) in committed.into_iter().flatten() {
             match rows.entry_mut(id) {
@@ -361,6 +361,7 @@ impl VerifyCache {
             }
         }
         self.writes_ended.store(write, Ordering::Release);
+        ending.ended();
     }
 
     /// The invalidation count now; pass it to `write_ends` later.
@@ -378,8 +379,8 @@ impl VerifyCache {
     /// is a key whose secret changed, and one of which only the usage was
     /// written (during a roll's grace period, shown with another key's
     /// balance).
-    pub(crate) fn write_ends(&self, write: Write<'_>, committed: Option<&Written>, generation: u64) {
-        let write = write.number();
+    pub(crate) fn write_ends(&self, ending: Write<'_>, committed: Option<&Written>, generation: u64) {
+        let write = ending.number;
         let current = self.generation.load(Ordering::Acquire) == generation;
         let mut rows = lock(&self.rows);
         if let Some(written) = committed {
@@ -398,6 +399,7 @@ impl VerifyCache {
             }
         }
         self.writes_ended.store(write, Ordering::Release);
+        ending.ended();
     }
 
     /// Drops the row of a key this store changed or deleted, so that it is
@@ -423,17 +425,16 @@ pub(crate) struct Write<'a> {
 }
 
 impl Write<'_> {
-    /// Its number; ending it is then up to the caller, which must store it
-    /// in `writes_ended` under the rows lock.
-    fn number(self) -> u64 {
-        let number = self.number;
+    /// Once its number is in `writes_ended` (stored under the rows lock,
+    /// which is released by then).
+    fn ended(self) {
         std::mem::forget(self);
-        number
     }
 }
 
 impl Drop for Write<'_> {
-    /// Reached only when the write unwinds: it committed nothing.
+    /// Reached only when the write, or the cache's bookkeeping after it,
+    /// unwinds: the write is over either way.
     fn drop(&mut self) {
         let _rows = lock(&self.cache.rows);
         self.cache.writes_ended.store(self.number, Ordering::Release);

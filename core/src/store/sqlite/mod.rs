@@ -47,6 +47,10 @@ pub(crate) struct Sqlite {
     /// cache's size; the log is a few pages, so this one keeps a tiny cache
     /// and catching up after each commit stays cheap.
     log_reader: Mutex<Option<Connection>>,
+    /// Held through a whole usage flush, which takes the writer only for
+    /// each of its transactions: `close` waits here for a flush in
+    /// progress, whose later chunks would otherwise find the store closed.
+    flushing: Mutex<()>,
 }
 
 impl Sqlite {
@@ -90,6 +94,7 @@ impl Sqlite {
             readers,
             next_reader: AtomicUsize::new(0),
             log_reader: Mutex::new(log_reader),
+            flushing: Mutex::new(()),
         })
     }
 
@@ -185,25 +190,23 @@ impl Backend for Sqlite {
         }
     }
 
+    /// Takes the writer for each transaction of the flush only, so that
+    /// this process's other writes go in between.
     fn flush(&self, usage: &UsageBuffer) -> Result<()> {
-        let mut guard = lock(&self.writer);
-        let conn = guard.as_mut().ok_or(Error::Closed)?;
-        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-        usage.flush(|batch| {
-            let Some(cache) = cache.as_ref() else { return write_usage(conn, batch) };
-            // Usage is not in the change log: the cached rows learn of this
-            // flush from the cache itself.
-            let flush = cache.write_begins();
-            let written = write_usage(conn, batch);
-            cache.flush_ends(flush, written.is_ok().then_some(batch));
-            written
+        let _flushing = lock(&self.flushing);
+        usage.flush(true, |batch| {
+            let mut guard = lock(&self.writer);
+            self.write_usage_seen(guard.as_mut().ok_or(Error::Closed)?, batch)
         })
     }
 
     fn close(&self, usage: &UsageBuffer) -> Result<()> {
+        let _flushing = lock(&self.flushing);
         let mut guard = lock(&self.writer);
         let Some(conn) = guard.as_mut() else { return Ok(()) };
-        usage.flush(|batch| write_usage(conn, batch))?;
+        // Through the cache too: if a later transaction fails, the store
+        // stays open, and its cached rows must hold what did commit.
+        usage.flush(true, |batch| self.write_usage_seen(conn, batch))?;
         // Unmap before the connections go, while verifies in flight finish.
         self.cache.write().unwrap_or_else(|e| e.into_inner()).take();
         for r in self.readers.iter().chain([&self.log_reader]) {
@@ -211,6 +214,19 @@ impl Backend for Sqlite {
         }
         guard.take();
         Ok(())
+    }
+}
+
+impl Sqlite {
+    /// [`write_usage`], telling the verify cache: usage is not in the
+    /// change log, so the cached rows learn of a flush from here.
+    fn write_usage_seen(&self, conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let Some(cache) = cache.as_ref() else { return write_usage(conn, batch) };
+        let flush = cache.write_begins();
+        let written = write_usage(conn, batch);
+        cache.flush_ends(flush, written.is_ok().then_some(batch));
+        written
     }
 }
 
