@@ -3,10 +3,12 @@
 //! `KEYS=1000000 N=iterations cargo run --release --example verify_uniform`;
 //! with `WARM=1`, every key is verified once before the timed loop;
 //! `CACHE=rows` sets `verify_cache_size`, `FLUSH_MS` the usage flush
-//! interval; `LAPS=1` prints the time per 200,000 verifies; with `SPENDER=1`, a second store
-//! on the same file spends credits of one key in a loop meanwhile, so that
-//! a commit lands every few tens of microseconds, as when other processes
-//! spend while this one verifies.
+//! interval; `LAPS=1` prints the time per 200,000 verifies; with
+//! `SPENDER=1`, a second store on the same file spends credits of one key
+//! in a loop meanwhile, so that a commit lands every few tens of
+//! microseconds, as when other processes spend while this one verifies, and
+//! goes on through the final flush of usage (the slowest spend shows how
+//! long the flush kept it waiting).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,12 +50,14 @@ fn main() {
         std::thread::spawn(move || {
             let other = Keyhouse::open(&p, Config::default()).unwrap();
             let paid = other.create(CreateOptions { remaining: Some(i64::MAX / 2), ..Default::default() }).unwrap();
-            let mut spends = 0u64;
+            let (mut spends, mut slowest) = (0u64, std::time::Duration::ZERO);
             while !stop.load(Ordering::Relaxed) {
+                let t = std::time::Instant::now();
                 assert!(other.verify(&paid.key, &[], 1).unwrap().is_valid());
+                slowest = slowest.max(t.elapsed());
                 spends += 1;
             }
-            spends
+            (spends, slowest)
         })
     });
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -72,15 +76,20 @@ fn main() {
     }
     let elapsed = t.elapsed();
     println!("{:.2} µs/verify over {} keys", elapsed.as_secs_f64() * 1e6 / n as f64, all.len());
+    // The usage those verifies left pending, written in transactions of
+    // at most 5,000 keys each (the spender, if any, still spending).
+    let wal = || std::fs::metadata(p.with_extension("db-wal")).map_or(0, |m| m.len());
+    let (f, before) = (std::time::Instant::now(), wal());
+    kh.flush().unwrap();
+    println!("flush: {:.1} ms, WAL grew {} KiB", f.elapsed().as_secs_f64() * 1e3, wal().saturating_sub(before) / 1024);
     stop.store(true, Ordering::Relaxed);
     if let Some(spender) = spender {
-        let spends = spender.join().unwrap();
-        println!("meanwhile {spends} spends committed ({:.0}/s)", spends as f64 / elapsed.as_secs_f64());
+        let (spends, slowest) = spender.join().unwrap();
+        let ran = t.elapsed().as_secs_f64();
+        println!(
+            "meanwhile {spends} spends committed ({:.0}/s); the slowest took {:.1} ms",
+            spends as f64 / ran,
+            slowest.as_secs_f64() * 1e3
+        );
     }
-    // The usage those verifies left pending, written in transactions of
-    // at most 5,000 keys each.
-    let wal = || std::fs::metadata(p.with_extension("db-wal")).map_or(0, |m| m.len());
-    let (t, before) = (std::time::Instant::now(), wal());
-    kh.flush().unwrap();
-    println!("flush: {:.1} ms, WAL grew {} KiB", t.elapsed().as_secs_f64() * 1e3, wal().saturating_sub(before) / 1024);
 }
