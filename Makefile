@@ -78,9 +78,9 @@ $(VENV)/.ready: Makefile
 # UniFFI library in the jars and the Swift package) is linked by zig against
 # glibc 2.17, the manylinux2014 baseline, so that it loads on distributions
 # older than the build machine (auditwheel checks the wheel's tag,
-# tests/glibc-floor.sh the other libraries). The
-# wheel goes through maturin's own zig support, the others through
-# cargo-zigbuild (both from the venv). The two link through different
+# tests/glibc-floor.sh the other libraries). The wheel goes through
+# maturin's own zig support, the others through cargo-zigbuild (both from
+# the venv). The two link through different
 # wrapper scripts, which cargo counts as a different linker, so the wheel
 # builds in a target directory of its own: sharing one would rebuild every
 # dependency each time the other ran.
@@ -179,9 +179,8 @@ test-kotlin: uniffi-build dist-kotlin pg-start
 
 # The release library that ships in the jar (stripped by Maven as it packs
 # it) and that the Swift package links, linked by zig against glibc 2.17
-# (see ZIG_TARGET), without the seams, and the sources
-# generated from it: the jar compiles those, and the Swift package gets them
-# in its Sources/.
+# (see ZIG_TARGET), without the seams, and the sources generated from it:
+# the jar compiles those, and the Swift package gets them in its Sources/.
 uniffi-release: uniffi-build python-env
 	$(ZIG_PATH) $(CARGO) zigbuild --release --target $(ZIG_TARGET) -p keyhouse-uniffi --lib
 	tests/glibc-floor.sh $(RELEASE_LIB)
