@@ -2,9 +2,9 @@
 # Checks what a JVM jar (Kotlin's or Java's) carries: its native library is
 # the release build, stripped and needing no glibc newer than 2.17, and
 # neither the library's exported symbols nor the jar's classes hold the
-# test seams. Tool output goes to files
-# first, so that a missing or failing tool fails the check; the positive
-# controls (a symbol and a class that must be there) keep the greps honest.
+# test seams. Tool output goes to files first, so that a missing or failing
+# tool fails the check; the positive controls (a symbol and a class that
+# must be there) keep the greps honest.
 # Uses $JAVA_HOME/bin/jar when JAVA_HOME is set, else jar from PATH.
 #
 #   bindings-uniffi/jar-check.sh JAR CLASS    e.g. CLASS=dev/keyhouse/Keyhouse.class

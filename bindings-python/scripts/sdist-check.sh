@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds a wheel from the sdist's own sources (this needs Rust), as pip does
 # where no wheel fits, though with the release wheel's build options rather
-# than pip's isolated defaults; installs it in a fresh virtualenv and uses it there: the
-# package imports from that virtualenv, a key it creates verifies, and
-# `python -m keyhouse --version` prints the workspace's version. This proves
+# than pip's isolated defaults; installs it in a fresh virtualenv and uses
+# it there: the package imports from that virtualenv, a key it creates
+# verifies, and `python -m keyhouse --version` prints the workspace's
+# version. This proves
 # the sdist carries everything a build needs (the workspace manifest, the
 # lock file, the core and the binding).
 #

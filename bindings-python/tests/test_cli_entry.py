@@ -30,6 +30,11 @@ def store(cli, tmp_path_factory):
             "revoked_key": revoked["key"]}
 
 
+def entry_command(entry):
+    """The command line of one of the package's two CLI entry points."""
+    return [sys.executable, "-m", "keyhouse"] if entry == "python -m keyhouse" else [str(SCRIPT)]
+
+
 def fresh(cli, store) -> None:
     """The case's store, copied anew through the CLI's own `copy`."""
     for suffix in ("", "-wal", "-shm"):
@@ -48,7 +53,7 @@ def run_case(command, case, store):
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 @pytest.mark.parametrize("entry", ["python -m keyhouse", "keyhouse script"])
 def test_the_same_cli(cli, store, case, entry):
-    command = [sys.executable, "-m", "keyhouse"] if entry == "python -m keyhouse" else [str(SCRIPT)]
+    command = entry_command(entry)
     fresh(cli, store)
     expected = run_case([cli], case, store)
     fresh(cli, store)
@@ -57,10 +62,9 @@ def test_the_same_cli(cli, store, case, entry):
     assert store["key"] not in got[2], "a key reached stderr"
 
 
-
 @pytest.mark.parametrize("entry", ["python -m keyhouse", "keyhouse script"])
 def test_a_key_made_by_either_program_verifies_with_the_other(cli, tmp_path, entry):
-    ours = [sys.executable, "-m", "keyhouse"] if entry == "python -m keyhouse" else [str(SCRIPT)]
+    ours = entry_command(entry)
     env = {k: v for k, v in os.environ.items() if k != "KEYHOUSE_DB"}
     db = str(tmp_path / "cross.db")
 

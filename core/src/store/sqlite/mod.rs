@@ -98,6 +98,17 @@ impl Sqlite {
         })
     }
 
+    /// [`write_usage`], telling the verify cache: usage is not in the
+    /// change log, so the cached rows learn of a flush from here.
+    fn write_usage_seen(&self, conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let Some(cache) = cache.as_ref() else { return write_usage(conn, batch) };
+        let flush = cache.write_begins();
+        let written = write_usage(conn, batch);
+        cache.flush_ends(flush, written.is_ok().then_some(batch));
+        written
+    }
+
     /// Runs `f` on an idle read connection (the writer, in memory).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.readers.is_empty() {
@@ -214,19 +225,6 @@ impl Backend for Sqlite {
         }
         guard.take();
         Ok(())
-    }
-}
-
-impl Sqlite {
-    /// [`write_usage`], telling the verify cache: usage is not in the
-    /// change log, so the cached rows learn of a flush from here.
-    fn write_usage_seen(&self, conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
-        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
-        let Some(cache) = cache.as_ref() else { return write_usage(conn, batch) };
-        let flush = cache.write_begins();
-        let written = write_usage(conn, batch);
-        cache.flush_ends(flush, written.is_ok().then_some(batch));
-        written
     }
 }
 
