@@ -10,6 +10,7 @@
 //! password hash would only make verify slow.
 
 use std::fmt;
+use std::ops::Range;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -102,15 +103,8 @@ pub(crate) struct StoredHash<'a> {
 
 impl<'a> StoredHash<'a> {
     pub(crate) fn parse(s: &'a str) -> Result<Self> {
-        let bad = || Error::invalid("stored hash is not in the form sha256$<hex> or hmac-sha256$<pepper id>$<hex>");
-        let mut parts = s.split('$');
-        let (pepper_id, hex_digest) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(SHA256_TAG), Some(h), None, None) => (None, h),
-            (Some(HMAC_TAG), Some(id), Some(h), None) if !id.is_empty() => (Some(id), h),
-            _ => return Err(bad()),
-        };
-        let digest = unhex(hex_digest).ok_or_else(bad)?;
-        Ok(StoredHash { pepper_id, digest })
+        let (pepper, digest) = split_stored(s).ok_or_else(not_a_stored_hash)?;
+        Ok(StoredHash { pepper_id: pepper.map(|r| &s[r]), digest })
     }
 
     /// The id of the pepper this hash was made with, if any.
@@ -125,6 +119,56 @@ impl<'a> StoredHash<'a> {
             Some(id) => Some(peppers.iter().find(|p| p.id == id).ok_or_else(|| Error::UnknownPepper(id.to_owned()))?),
         };
         Ok(bool::from(digest(key, pepper).ct_eq(&self.digest)))
+    }
+}
+
+fn not_a_stored_hash() -> Error {
+    Error::invalid("stored hash is not in the form sha256$<hex> or hmac-sha256$<pepper id>$<hex>")
+}
+
+/// The place of the pepper id in a stored hash, if it has one, and the digest.
+fn split_stored(s: &str) -> Option<(Option<Range<usize>>, [u8; 32])> {
+    let mut parts = s.split('$');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(SHA256_TAG), Some(h), None, None) => Some((None, unhex(h)?)),
+        (Some(HMAC_TAG), Some(id), Some(h), None) if !id.is_empty() => {
+            let start = HMAC_TAG.len() + 1;
+            Some((Some(start..start + id.len()), unhex(h)?))
+        }
+        _ => None,
+    }
+}
+
+/// A stored hash as a row holds it: the text, and its parts, decoded once
+/// when the row is read. A verify answered from memory then compares
+/// digests without parsing the text again; with a million keys cached, the
+/// text is a cache miss of its own on every verify.
+#[derive(Clone, Debug)]
+pub(crate) struct RowHash {
+    text: String,
+    /// `split_stored` of `text`; `None` when it is not a stored hash.
+    parts: Option<(Option<Range<usize>>, [u8; 32])>,
+}
+
+impl RowHash {
+    pub(crate) fn new(text: String) -> Self {
+        RowHash { parts: split_stored(&text), text }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The hash's parts, as `StoredHash::parse` of the text gives them.
+    pub(crate) fn stored(&self) -> Result<StoredHash<'_>> {
+        let (pepper, digest) = self.parts.as_ref().ok_or_else(not_a_stored_hash)?;
+        Ok(StoredHash { pepper_id: pepper.clone().map(|r| &self.text[r]), digest: *digest })
+    }
+}
+
+impl PartialEq for RowHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
     }
 }
 
@@ -189,5 +233,22 @@ mod tests {
         assert!(verify_hash(&g.key, &upper, &[]).is_err(), "hex digits are lowercase");
         assert!(verify_hash(&g.key, &plain[..plain.len() - 1], &[]).is_err());
         assert!(format!("{p:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn a_row_hash_decodes_as_parse_does() {
+        let g = generate("acme").unwrap();
+        let p = Pepper::new("p1", &[7; 32]).unwrap();
+        for text in [hash_key(&g.key, None).unwrap(), hash_key(&g.key, Some(&p)).unwrap()] {
+            let (row, parsed) = (RowHash::new(text.clone()), StoredHash::parse(&text).unwrap());
+            let stored = row.stored().unwrap();
+            assert_eq!((stored.pepper_id, stored.digest), (parsed.pepper_id, parsed.digest));
+            assert!(stored.matches(&g.key, std::slice::from_ref(&p)).unwrap());
+            assert_eq!(row.as_str(), text);
+        }
+        let bad = "hmac-sha256$p1$x";
+        let message = |r: Result<StoredHash<'_>>| r.err().map(|e| e.to_string());
+        assert!(message(RowHash::new(bad.into()).stored()).is_some());
+        assert_eq!(message(RowHash::new(bad.into()).stored()), message(StoredHash::parse(bad)));
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::id::Id;
 use super::row::KeyRow;
 use super::usage::{Pending, UsageBuffer};
 use super::verifying::Spend;
@@ -143,4 +144,4 @@ impl dyn Backend + '_ {
 }
 
 /// A batch of pending usage, as `UsageBuffer::flush` hands it out.
-pub(crate) type UsageBatch = HashMap<String, Pending>;
+pub(crate) type UsageBatch = HashMap<Id, Pending>;

@@ -4,6 +4,7 @@ pub(crate) mod backend;
 pub(crate) mod checks;
 mod clock;
 mod copy;
+mod id;
 mod lease;
 mod leasing;
 pub(crate) mod postgres;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::format::{self, generate_from};
-use crate::hashing::Pepper;
+use crate::hashing::{Pepper, RowHash};
 use crate::model::{CreateOptions, CreatedKey, KeyInfo, KeyPage, ListOptions, UpdateOptions};
 use crate::permissions::validate_grants;
 use crate::seam::Seams;
@@ -385,7 +386,7 @@ impl Keyhouse {
             generated.key,
             KeyRow {
                 info,
-                hash: generated.hash,
+                hash: RowHash::new(generated.hash),
                 rate_tat: None,
                 limit_source: None,
                 seq: 0,

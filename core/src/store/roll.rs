@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::checks::check_id;
 use super::Keyhouse;
 use crate::error::{Error, Result};
+use crate::hashing::RowHash;
 use crate::model::CreatedKey;
 use crate::verify::apply_refill;
 
@@ -65,7 +66,7 @@ impl Keyhouse {
             apply_refill(&mut old.info, now);
             let generated = self.generate(&old.info.prefix)?;
             let mut new = old.clone();
-            new.hash = generated.hash;
+            new.hash = RowHash::new(generated.hash);
             new.info.id = generated.id;
             new.info.created_at = now;
             new.info.updated_at = now;

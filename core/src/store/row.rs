@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
 use crate::error::{Error, Result};
+use crate::hashing::RowHash;
 use crate::model::{KeyInfo, RateLimit, Refill};
 use crate::permissions::validate_grants;
 use crate::time::{duration_millis, MAX_TIMESTAMP, MIN_TIMESTAMP};
@@ -13,7 +14,7 @@ use crate::Timestamp;
 #[derive(Clone, Debug)]
 pub(crate) struct KeyRow {
     pub info: KeyInfo,
-    pub hash: String,
+    pub hash: RowHash,
     /// GCRA state, in units of 1/limit ms (see `ratelimit`).
     pub rate_tat: Option<i64>,
     /// The key whose credits and rate-limit state this key spends, while it
@@ -146,7 +147,7 @@ impl KeyRow {
         };
         Ok(KeyRow {
             info,
-            hash: s.hash,
+            hash: RowHash::new(s.hash),
             rate_tat: s.rate_tat,
             limit_source: s.limit_source,
             seq: s.seq,

@@ -8,8 +8,8 @@ use super::row::KeyRow;
 use super::Keyhouse;
 use crate::error::{Error, Result};
 use crate::format::parse_parts;
-use crate::hashing::{hash_key_unchecked, Pepper, StoredHash};
-use crate::model::{Outcome, VerifyResult};
+use crate::hashing::{hash_key_unchecked, Pepper};
+use crate::model::{KeyInfo, Outcome, VerifyResult};
 use crate::permissions::validate_required;
 use crate::verify::{apply_refill, consume, has_limits, peek_rate_limit, record_use, status_outcome, Limits};
 use crate::Timestamp;
@@ -119,18 +119,21 @@ impl Keyhouse {
             }
             return self.db.spend(self, spend).map(Some);
         }
-        let row = Arc::unwrap_or_clone(shared);
-        if let Some(outcome) = status_outcome(&row.info, now, required_permissions) {
-            return Ok(Some(self.refused(row, outcome, now)));
+        if let Some(outcome) = status_outcome(&shared.info, now, required_permissions) {
+            return Ok(Some(self.refused(Arc::unwrap_or_clone(shared), outcome, now)));
         }
         if !io && (new_hash.is_some() || self.usage.is_due(now)) {
             return Ok(None);
         }
-        if let (Some(book), true) = (&self.leases, has_limits(&row)) {
+        if let (Some(book), true) = (&self.leases, has_limits(&shared)) {
             let asked = Asked { key, prefix: parts.prefix, required_permissions, cost };
-            return self.verify_leased(book, row, new_hash, asked, now, io);
+            return self.verify_leased(book, Arc::unwrap_or_clone(shared), new_hash, asked, now, io);
         }
-        self.admit(row, new_hash.as_deref(), now, io).map(Some)
+        // The caller gets the info alone: copying the rest of a cached row
+        // (its hash text) would be one more cold read per verify.
+        let shared_seq = shared.seq;
+        let info = Arc::try_unwrap(shared).map_or_else(|shared| shared.info.clone(), |row| row.info);
+        self.admit(info, shared_seq, new_hash.as_deref(), now, io).map(Some)
     }
 
     /// Whether a verify of this key decides in a write on the store: a key
@@ -145,27 +148,27 @@ impl Keyhouse {
     /// is written out here when due and `io` allows.
     pub(crate) fn admit(
         &self,
-        mut row: KeyRow,
+        mut info: KeyInfo,
+        seq: i64,
         new_hash: Option<&str>,
         now: Timestamp,
         io: bool,
     ) -> Result<VerifyResult> {
         if let Some(hash) = new_hash {
-            self.db.write(|tx| tx.rehash(&row.info.id, hash))?;
+            self.db.write(|tx| tx.rehash(&info.id, hash))?;
         }
-        self.usage.record(&mut row.info, now);
+        self.usage.record(&mut info, seq, now);
         if io {
             self.flush_if_due(now);
         }
-        Ok(VerifyResult { key: Some(row.info), ..VerifyResult::bare(Outcome::Valid) })
+        Ok(VerifyResult { key: Some(info), ..VerifyResult::bare(Outcome::Valid) })
     }
 
     /// Whether `key` is the key `row` holds the hash of; if so, the hash to
     /// store instead when the configured pepper has changed since.
     #[allow(clippy::option_option)]
     pub(crate) fn authenticate(&self, key: &str, prefix: &str, row: &KeyRow) -> Result<Option<Option<String>>> {
-        let stored = StoredHash::parse(&row.hash)
-            .map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
+        let stored = row.hash.stored().map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
         // A hash made with a pepper that is no longer configured cannot
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.

@@ -121,7 +121,7 @@ impl<C: GenericClient> PgTx<'_, C> {
             &[
                 (&i.id, Type::TEXT),
                 (&i.prefix, Type::TEXT),
-                (&row.hash, Type::TEXT),
+                (&row.hash.as_str(), Type::TEXT),
                 (&i.owner_id, Type::TEXT),
                 (&i.name, Type::TEXT),
                 (&permissions, Type::TEXT),

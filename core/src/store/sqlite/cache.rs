@@ -350,9 +350,9 @@ impl VerifyCache {
         let write = ending.number;
         let mut rows = lock(&self.rows);
         for (id, p) in committed.into_iter().flatten() {
-            match rows.entry_mut(id) {
+            match rows.entry_mut(id.as_str()) {
                 // Never kept by `get_or_load`; here only in case that changes.
-                Some((&mut held, _)) if held >= write => rows.remove(id),
+                Some((&mut held, _)) if held >= write => rows.remove(id.as_str()),
                 Some((held, Some(row))) => {
                     *held = write;
                     usage::apply(&mut Arc::make_mut(row).info, *p);

@@ -242,7 +242,7 @@ fn write_usage(conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
          last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = (SELECT seq FROM keys WHERE id = ?1)",
     )?;
     for (id, p) in batch {
-        stmt.execute(rusqlite::params![id, i64::try_from(p.count).unwrap_or(i64::MAX), p.last_used_at])?;
+        stmt.execute(rusqlite::params![id.as_str(), i64::try_from(p.count).unwrap_or(i64::MAX), p.last_used_at])?;
     }
     drop(stmt);
     tx.commit()?;
