@@ -33,8 +33,9 @@ pub struct Config {
     /// The most active (unrevoked) keys one owner may hold.
     pub max_keys_per_owner: Option<u32>,
     /// How often `last_used_at` and `usage_count` are written for keys
-    /// without credits or a rate limit. Default 60 s. Pending counts are
-    /// also written by `flush` and `close`.
+    /// without credits or a rate limit, by a thread of the store's own, so
+    /// that no verify waits for the write. Default 60 s; 0 writes each use
+    /// in the verify. Pending counts are also written by `flush` and `close`.
     pub usage_flush_interval: Duration,
     /// How long to wait for a database lock held by another connection. Default 5 s.
     pub busy_timeout: Duration,

@@ -206,11 +206,12 @@ fn plain_verify_writes_nothing_until_the_flush() {
     assert_eq!(stored(), (0, None));
     assert_eq!(kh.get(&c.info.id).unwrap().usage_count, 1000, "reads include pending usage");
 
-    // Past the interval, the next verify writes the whole batch at once.
+    // Past the interval, the next verify hands the whole batch to the flush
+    // thread, which writes it at once.
     clock.advance_millis(60_000);
     kh.verify(&c.key, &[], 1).unwrap();
+    eventually(|| stored() == (1001, Some(T0 + 1000 * 10 + 60_000)));
     assert_ne!(version(), v0);
-    assert_eq!(stored(), (1001, Some(T0 + 1000 * 10 + 60_000)));
     assert_eq!(kh.get(&c.info.id).unwrap().usage_count, 1001, "flushed usage is not counted twice");
 
     kh.verify(&c.key, &[], 1).unwrap();
@@ -218,6 +219,60 @@ fn plain_verify_writes_nothing_until_the_flush() {
     assert_eq!(stored().0, 1002, "close flushes");
     assert_eq!(kh.get(&c.info.id).unwrap_err().code(), ErrorCode::Closed);
     assert_eq!(kh.verify(&c.key, &[], 1).unwrap_err().code(), ErrorCode::Closed);
+    kh.close().unwrap();
+}
+
+/// The usage count written to the store for key `id`.
+fn stored_usage(db: &Connection, id: &str) -> i64 {
+    db.query_row("SELECT usage_count FROM key_state JOIN keys USING (seq) WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+}
+
+/// Waits up to 10 s for `done`, then fails.
+fn eventually(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "not done within 10 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_verify_that_finds_a_flush_due_does_not_wait_for_it() {
+    let dir = TempDir::new("flush-thread");
+    // If the verify wrote the flush itself, it would wait this long for the
+    // write lock held below.
+    let config = Config { busy_timeout: Duration::from_secs(120), ..Config::default() };
+    let (kh, clock) = with_clock(&dir.db(), config);
+    let c = kh.create(CreateOptions::default()).unwrap();
+    kh.verify(&c.key, &[], 1).unwrap();
+    let other = Connection::open(dir.db()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    clock.advance_millis(60_000);
+    let (done, answered) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| done.send(kh.verify(&c.key, &[], 1).unwrap().outcome).unwrap());
+        let outcome = answered.recv_timeout(Duration::from_secs(30));
+        // Let the flush through, whatever happened, so that the scope ends.
+        other.execute_batch("COMMIT").unwrap();
+        assert_eq!(outcome, Ok(Outcome::Valid), "the verify waited for the flush");
+    });
+    let stored = || stored_usage(&other, &c.info.id);
+    eventually(|| stored() == 2);
+    // Pending and written usage are each counted once.
+    assert_eq!(kh.get(&c.info.id).unwrap().usage_count, 2);
+    kh.close().unwrap();
+    assert_eq!(stored(), 2);
+}
+
+#[test]
+fn usage_is_written_when_the_interval_passes_with_no_verify_after() {
+    let dir = TempDir::new("flush-idle");
+    let kh = Keyhouse::open(dir.db(), Config { usage_flush_interval: Duration::from_millis(200), ..Config::default() })
+        .unwrap();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    kh.verify(&c.key, &[], 1).unwrap();
+    let observer = Connection::open(dir.db()).unwrap();
+    eventually(|| stored_usage(&observer, &c.info.id) == 1);
     kh.close().unwrap();
 }
 

@@ -4,6 +4,7 @@ pub(crate) mod backend;
 pub(crate) mod checks;
 mod clock;
 mod copy;
+mod flusher;
 mod id;
 mod lease;
 mod leasing;
@@ -35,6 +36,7 @@ use checks::{
     validate_metadata,
 };
 pub use copy::CopyReport;
+use flusher::Flusher;
 use lease::LeaseBook;
 use row::KeyRow;
 use sqlite::{Sqlite, MEMORY_PATH};
@@ -57,7 +59,11 @@ pub struct Keyhouse {
     config: Config,
     peppers: Vec<Pepper>,
     seams: Seams,
-    usage: UsageBuffer,
+    // Shared with the usage flush thread, which holds it weakly.
+    usage: Arc<UsageBuffer>,
+    /// The usage flush thread; `None` when every verify flushes (an
+    /// interval of 0).
+    flusher: Option<Arc<Flusher>>,
     /// The leases this store holds, in leased mode (`Config::lease_size`).
     leases: Option<Arc<LeaseBook>>,
 }
@@ -99,9 +105,10 @@ impl Keyhouse {
         };
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
-        let usage = UsageBuffer::new(now, duration_millis(config.usage_flush_interval));
+        let usage = Arc::new(UsageBuffer::new(now, duration_millis(config.usage_flush_interval)));
+        let flusher = (!config.usage_flush_interval.is_zero()).then(|| Flusher::new(config.usage_flush_interval));
         let leases = config.lease_size.map(|n| Arc::new(LeaseBook::new(n, config.lease_idle)));
-        Ok(Keyhouse { db, config, peppers, seams, usage, leases })
+        Ok(Keyhouse { db, config, peppers, seams, usage, flusher, leases })
     }
 
     /// The configuration this store was opened with.
@@ -301,6 +308,9 @@ impl Keyhouse {
     /// Writes pending usage counts now, and in leased mode gives back what
     /// this store's leases hold unused.
     pub fn flush(&self) -> Result<()> {
+        if let Some(flusher) = &self.flusher {
+            flusher.settle();
+        }
         let returned = self.return_leases();
         self.db.flush(&self.usage)?;
         returned
@@ -310,6 +320,10 @@ impl Keyhouse {
     /// database. Later calls fail with CLOSED. If a write fails, the store
     /// stays open and the error is returned.
     pub fn close(&self) -> Result<()> {
+        if let Some(flusher) = &self.flusher {
+            // After the flush it may be writing: what is left goes out below.
+            flusher.close();
+        }
         if let Some(book) = &self.leases {
             // From here on, a renewal still in flight gives its lease
             // straight back (`hold`) instead of keeping it.
@@ -496,6 +510,9 @@ impl Keyhouse {
 impl Drop for Keyhouse {
     fn drop(&mut self) {
         // Best effort; `close` reports errors for callers who care.
+        if let Some(flusher) = &self.flusher {
+            flusher.close();
+        }
         if let Some(book) = &self.leases {
             book.close();
         }

@@ -52,14 +52,17 @@ impl UsageBuffer {
     }
 
     /// Counts one successful verification of `info` (whose row number is
-    /// `seq`) at `now`, and shows it in `info`.
-    pub(crate) fn record(&self, info: &mut KeyInfo, seq: i64, now: Timestamp) {
+    /// `seq`) at `now`, and shows it in `info`. True if no other usage was
+    /// pending.
+    pub(crate) fn record(&self, info: &mut KeyInfo, seq: i64, now: Timestamp) -> bool {
         let mut pending = self.lock();
+        let first = pending.is_empty();
         let p = pending.entry(Id::new(&info.id)).or_default();
         p.seq = seq;
         p.count += 1;
         p.last_used_at = p.last_used_at.max(now.as_millis());
         apply(info, *p);
+        first
     }
 
     /// Adds not-yet-written usage to `info`, so reads never look stale.
@@ -77,6 +80,12 @@ impl UsageBuffer {
     /// Whether the flush interval has passed, without claiming the flush.
     pub(crate) fn is_due(&self, now: Timestamp) -> bool {
         now.as_millis() >= self.next_flush_at.load(Ordering::Relaxed)
+    }
+
+    /// How long from `now` until the flush interval has passed.
+    pub(crate) fn due_in(&self, now: Timestamp) -> std::time::Duration {
+        let ms = self.next_flush_at.load(Ordering::Relaxed).saturating_sub(now.as_millis());
+        std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
     }
 
     /// Whether the flush interval has passed. Claims the flush, so that of

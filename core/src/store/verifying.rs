@@ -157,7 +157,10 @@ impl Keyhouse {
         if let Some(hash) = new_hash {
             self.db.write(|tx| tx.rehash(&info.id, hash))?;
         }
-        self.usage.record(&mut info, seq, now);
+        let first = self.usage.record(&mut info, seq, now);
+        if let (true, Some(flusher)) = (first, &self.flusher) {
+            flusher.start((&self.db, &self.usage, &self.seams.clock));
+        }
         if io {
             self.flush_if_due(now);
         }
@@ -314,12 +317,19 @@ impl Keyhouse {
     }
 
     fn flush_if_due(&self, now: Timestamp) {
-        if self.usage.due(now) {
-            // Best effort: a busy database must not fail a verify. Unwritten
-            // counts stay pending and go out with the next flush. Leases
-            // stay: they go back when idle.
-            let _ = self.db.flush(&self.usage);
+        if !self.usage.due(now) {
+            return;
         }
+        // Handed to the flush thread, so that this verify answers now.
+        if let Some(flusher) = &self.flusher {
+            if flusher.ask((&self.db, &self.usage, &self.seams.clock)) {
+                return;
+            }
+        }
+        // Best effort: a busy database must not fail a verify. Unwritten
+        // counts stay pending and go out with the next flush. Leases stay:
+        // they go back when idle.
+        let _ = self.db.flush(&self.usage);
     }
 }
 
