@@ -277,6 +277,39 @@ fn usage_is_written_when_the_interval_passes_with_no_verify_after() {
 }
 
 #[test]
+fn a_store_whose_close_failed_still_flushes_in_the_background() {
+    let dir = TempDir::new("flush-reopen");
+    let config = Config {
+        usage_flush_interval: Duration::from_millis(200),
+        busy_timeout: Duration::from_millis(50),
+        ..Config::default()
+    };
+    let kh = Keyhouse::open(dir.db(), config).unwrap();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let other = Connection::open(dir.db()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    kh.verify(&c.key, &[], 1).unwrap();
+    assert_eq!(kh.close().unwrap_err().code(), ErrorCode::StoreBusy);
+    other.execute_batch("COMMIT").unwrap();
+    // Still open, and its usage goes out with no further call.
+    eventually(|| stored_usage(&other, &c.info.id) == 1);
+    kh.close().unwrap();
+}
+
+#[test]
+fn an_interval_under_a_millisecond_writes_in_every_verify() {
+    let dir = TempDir::new("flush-sub-ms");
+    let config = Config { usage_flush_interval: Duration::from_micros(500), ..Config::default() };
+    let kh = Keyhouse::open(dir.db(), config).unwrap();
+    let c = kh.create(CreateOptions::default()).unwrap();
+    let observer = Connection::open(dir.db()).unwrap();
+    for n in 1..=3 {
+        kh.verify(&c.key, &[], 1).unwrap();
+        assert_eq!(stored_usage(&observer, &c.info.id), n);
+    }
+}
+
+#[test]
 fn drop_flushes_pending_usage() {
     let dir = TempDir::new("drop");
     let c = {

@@ -8,6 +8,7 @@
 //! when the interval passes with no verify to notice, so that usage reaches
 //! the store (and the other processes) after traffic stops.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub(crate) type Store<'a> = (&'a Arc<dyn Backend>, &'a Arc<UsageBuffer>, &'a Arc
 /// The usage flush thread of one store, started when usage first pends.
 pub(crate) struct Flusher {
     state: Mutex<State>,
+    /// A use was counted first by a verify that could not start the thread.
+    start_wanted: AtomicBool,
     wake: Condvar,
     interval: Duration,
 }
@@ -40,14 +43,26 @@ struct State {
 impl Flusher {
     /// A flusher for a store whose flush interval is `interval`.
     pub(crate) fn new(interval: Duration) -> Arc<Self> {
-        Arc::new(Flusher { state: Mutex::new(State::default()), wake: Condvar::new(), interval })
+        Arc::new(Flusher {
+            state: Mutex::new(State::default()),
+            start_wanted: AtomicBool::new(false),
+            wake: Condvar::new(),
+            interval,
+        })
     }
 
-    /// Starts the thread if this process has none (usage has begun to
-    /// pend), so that it flushes when the interval has passed. False when
-    /// there is no thread (the store is closing, or none could be started).
-    pub(crate) fn start(self: &Arc<Self>, store: Store<'_>) -> bool {
-        self.started(store).is_some()
+    /// After a use is counted (`first`: the first pending one): starts the
+    /// thread if this process has none, so that it flushes when the
+    /// interval has passed. Without `io` (a verify that must not wait), the
+    /// start is left to the next use counted with `io`.
+    pub(crate) fn start_if(self: &Arc<Self>, (first, io): (bool, bool), store: Store<'_>) {
+        if !(first || self.start_wanted.load(Ordering::Relaxed)) {
+            return;
+        }
+        self.start_wanted.store(!io, Ordering::Relaxed);
+        if io {
+            self.started(store);
+        }
     }
 
     /// Hands a claimed flush to the thread, starting the thread if this
@@ -79,41 +94,53 @@ impl Flusher {
         Some(state)
     }
 
-    /// Waits for the flush the thread is writing, if any: a flush asked for
-    /// after this one returns has all earlier usage written when it ends.
-    pub(crate) fn settle(&self) {
-        drop(self.idle(self.lock()));
-    }
-
     /// Stops the thread, once the flush it is writing, if any, has ended:
     /// `close` then writes what is left, and nothing is written after it.
     pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
         self.wake.notify_all();
-        drop(self.idle(state));
-    }
-
-    fn idle<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         while state.busy && state.running_in == Some(std::process::id()) {
             state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
         }
-        state
+    }
+
+    /// Undoes `close` for a store whose close failed, and so stays open:
+    /// starts the thread again, for the usage that close could not write.
+    pub(crate) fn reopen(self: &Arc<Self>, store: Store<'_>) {
+        self.lock().closed = false;
+        self.started(store);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is a few flags, each set in one step: a panic elsewhere cannot leave it half-changed.
+        // The state is a few flags, each set in one step: a panic elsewhere
+        // cannot leave it half-changed.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 fn run(me: &Weak<Flusher>, db: &Weak<dyn Backend>, usage: &Weak<UsageBuffer>, clock: &dyn Clock) {
+    // The loop says it is ending in the same locked step that decides it.
+    // After a panic, the state says so here: there is no thread, so the
+    // next flush starts another and nobody waits for this one.
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| flush_when_due(me, db, usage, clock)));
+    if let (Err(_), Some(flusher)) = (ended, me.upgrade()) {
+        let mut state = flusher.lock();
+        (state.running_in, state.busy) = (None, false);
+        flusher.wake.notify_all();
+    }
+}
+
+fn flush_when_due(me: &Weak<Flusher>, db: &Weak<dyn Backend>, usage: &Weak<UsageBuffer>, clock: &dyn Clock) {
     loop {
         let Some(flusher) = me.upgrade() else { return };
-        // Until the flush is due, by the store's clock; at least a
-        // millisecond, and at most an interval (a test's clock may stand still).
-        let Some(wait) = usage.upgrade().map(|u| u.due_in(clock.now())) else { return };
-        let wait = wait.clamp(Duration::from_millis(1), flusher.interval);
+        // Until the flush is due, by the store's clock; at most an interval
+        // (a test's clock may stand still), and at least a millisecond.
+        let Some(wait) = usage.upgrade().map(|u| u.due_in(clock.now())) else {
+            flusher.lock().running_in = None;
+            return;
+        };
+        let wait = wait.min(flusher.interval).max(Duration::from_millis(1));
         {
             let state = flusher.lock();
             let (mut state, _) = flusher
@@ -135,8 +162,8 @@ fn run(me: &Weak<Flusher>, db: &Weak<dyn Backend>, usage: &Weak<UsageBuffer>, cl
         if let Some((db, usage)) = &store {
             // Best effort, as the verify's own flush was: unwritten counts
             // stay pending (a failed or panicking chunk is put back) and go
-            // out with the next flush. The panic is caught so that `busy`
-            // is cleared below and `close` does not wait for ever.
+            // out with the next flush. A panic is caught here so that the
+            // thread goes on.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.flush(usage)));
         }
         let gone = store.is_none();

@@ -21,7 +21,7 @@ pub(crate) enum Id {
     Heap(Box<str>),
 }
 
-// Two words and a half: as small as the `String` it replaces.
+// Three words: no bigger than the `String` it replaces.
 const _: () = assert!(std::mem::size_of::<Id>() == 24);
 
 impl Id {

@@ -106,7 +106,9 @@ impl Keyhouse {
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let usage = Arc::new(UsageBuffer::new(now, duration_millis(config.usage_flush_interval)));
-        let flusher = (!config.usage_flush_interval.is_zero()).then(|| Flusher::new(config.usage_flush_interval));
+        // Under a millisecond counts as 0, as the usage buffer counts it.
+        let flusher =
+            (duration_millis(config.usage_flush_interval) > 0).then(|| Flusher::new(config.usage_flush_interval));
         let leases = config.lease_size.map(|n| Arc::new(LeaseBook::new(n, config.lease_idle)));
         Ok(Keyhouse { db, config, peppers, seams, usage, flusher, leases })
     }
@@ -308,9 +310,6 @@ impl Keyhouse {
     /// Writes pending usage counts now, and in leased mode gives back what
     /// this store's leases hold unused.
     pub fn flush(&self) -> Result<()> {
-        if let Some(flusher) = &self.flusher {
-            flusher.settle();
-        }
         let returned = self.return_leases();
         self.db.flush(&self.usage)?;
         returned
@@ -329,8 +328,12 @@ impl Keyhouse {
             // straight back (`hold`) instead of keeping it.
             book.close();
         }
-        self.return_leases()?;
-        self.db.close(&self.usage)
+        let closed = self.return_leases().and_then(|()| self.db.close(&self.usage));
+        if let (Err(_), Some(flusher)) = (&closed, &self.flusher) {
+            // The store stays open, and its usage still goes out in the background.
+            flusher.reopen((&self.db, &self.usage, &self.seams.clock));
+        }
+        closed
     }
 
     /// Gives every lease back to the store; on failure they stay held.

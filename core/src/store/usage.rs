@@ -38,6 +38,11 @@ pub(crate) struct Pending {
 #[derive(Debug)]
 pub(crate) struct UsageBuffer {
     pending: Mutex<HashMap<Id, Pending>>,
+    /// Held through a flush, so that flushes run one after another: a flush
+    /// that returns has seen every earlier one end, and so every use counted
+    /// before it began is written (the flush thread's and `Keyhouse::flush`
+    /// may otherwise overlap, the second finding nothing left to take).
+    flushing: Mutex<()>,
     next_flush_at: AtomicI64,
     interval_ms: i64,
 }
@@ -46,6 +51,7 @@ impl UsageBuffer {
     pub(crate) fn new(now: Timestamp, interval_ms: i64) -> Self {
         UsageBuffer {
             pending: Mutex::new(HashMap::new()),
+            flushing: Mutex::new(()),
             next_flush_at: AtomicI64::new(now.as_millis().saturating_add(interval_ms)),
             interval_ms,
         }
@@ -119,6 +125,8 @@ impl UsageBuffer {
     /// With `pause`, waits between two transactions for as long as the first
     /// one took (see [`MAX_PAUSE`]), for stores with one write lock.
     pub(crate) fn flush(&self, pause: bool, mut write: impl FnMut(&HashMap<Id, Pending>) -> Result<()>) -> Result<()> {
+        // Guards nothing a panic could leave half-done: the counts are put back.
+        let _flushing = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
         let batch: HashMap<Id, Pending> = std::mem::take(&mut *self.lock());
         let mut rest = Vec::new().into_iter();
         let mut chunk = if batch.len() <= FLUSH_CHUNK {

@@ -144,8 +144,8 @@ impl Keyhouse {
     }
 
     /// VALID for a key whose limits, if any, are settled: stores the new
-    /// hash if there is one, and counts the use in the usage buffer, which
-    /// is written out here when due and `io` allows.
+    /// hash if there is one, and counts the use in the usage buffer, whose
+    /// flush is handed to the flush thread when due and `io` allows.
     pub(crate) fn admit(
         &self,
         mut info: KeyInfo,
@@ -158,8 +158,9 @@ impl Keyhouse {
             self.db.write(|tx| tx.rehash(&info.id, hash))?;
         }
         let first = self.usage.record(&mut info, seq, now);
-        if let (true, Some(flusher)) = (first, &self.flusher) {
-            flusher.start((&self.db, &self.usage, &self.seams.clock));
+        if let Some(flusher) = &self.flusher {
+            // `verify_cached` never waits: it leaves the start to the next verify.
+            flusher.start_if((first, io), (&self.db, &self.usage, &self.seams.clock));
         }
         if io {
             self.flush_if_due(now);
