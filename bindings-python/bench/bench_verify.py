@@ -1,11 +1,14 @@
 """Keyhouse.verify against a hand-written pure-Python baseline, in one run.
 
     python bindings-python/bench/bench_verify.py [--keys N ...] [--dist one|uniform|zipf ...]
-        [--cache ROWS] [--warm]
+        [--cache ROWS] [--warm] [--flush-interval S]
 
 --cache sets verify_cache_size; --warm verifies every key once, with both,
 before timing, so that the timed passes see the steady state of a service
-that has been up a while rather than its first minutes.
+that has been up a while rather than its first minutes. --flush-interval
+sets usage_flush_interval: after a warm-up of a million keys, the default
+minute ends during the timed passes, and the flush thread then writes a
+million keys' usage beside them.
 
 The baseline does the least a Python service would: hashlib.sha256 of the
 key, a sqlite3 SELECT of the stored hash by id, and hmac.compare_digest, on
@@ -83,20 +86,22 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--cache", type=int, default=None, help="verify_cache_size (default: the library's)")
     ap.add_argument("--warm", action="store_true", help="verify every key once before timing")
+    ap.add_argument("--flush-interval", type=float, default=None, help="usage_flush_interval in seconds")
     args = ap.parse_args()
     print(f"{'keys':>9} {'access':>8} {'floor µs':>9} {'Keyhouse µs':>12} {'speed-up':>9} {'RSS MiB':>8}")
     for n in args.keys:
         for dist in args.dist:
-            base, ours, rss = measure(n, dist, args.calls, args.repeats, args.cache, args.warm)
+            base, ours, rss = measure(n, dist, args.calls, args.repeats, args.cache, args.warm, args.flush_interval)
             print(f"{n:>9} {dist:>8} {base * 1e6:>9.2f} {ours * 1e6:>12.2f} {base / ours:>8.2f}x {rss / 1024:>8.0f}", flush=True)
     print(f"import keyhouse: {import_time() * 1e3:.2f} ms (median of 7 fresh interpreters)")
 
 
-def measure(n: int, dist: str, calls: int, repeats: int, cache, warm: bool):
+def measure(n: int, dist: str, calls: int, repeats: int, cache, warm: bool, flush_interval=None):
     """Median seconds per verify for the floor and for Keyhouse, on n-key
     WAL files, drawing keys by `dist`; and the process's RSS at the end."""
     with tempfile.TemporaryDirectory() as tmp:
-        kh = keyhouse.Keyhouse(os.path.join(tmp, "keyhouse.db"), verify_cache_size=cache)
+        options = {} if flush_interval is None else {"usage_flush_interval": flush_interval}
+        kh = keyhouse.Keyhouse(os.path.join(tmp, "keyhouse.db"), verify_cache_size=cache, **options)
         plain_keys = []
         for start in range(0, n, 100_000):
             plain_keys += [c.key for c in kh.create_many([{} for _ in range(min(100_000, n - start))])]
