@@ -25,7 +25,6 @@ pub(crate) struct Flusher {
     /// A use was counted first by a verify that could not start the thread.
     start_wanted: AtomicBool,
     wake: Condvar,
-    interval: Duration,
 }
 
 #[derive(Default)]
@@ -41,13 +40,12 @@ struct State {
 }
 
 impl Flusher {
-    /// A flusher for a store whose flush interval is `interval`.
-    pub(crate) fn new(interval: Duration) -> Arc<Self> {
+    /// A flusher with no thread yet; the first use counted starts one.
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Flusher {
             state: Mutex::new(State::default()),
             start_wanted: AtomicBool::new(false),
             wake: Condvar::new(),
-            interval,
         })
     }
 
@@ -134,13 +132,12 @@ fn run(me: &Weak<Flusher>, db: &Weak<dyn Backend>, usage: &Weak<UsageBuffer>, cl
 fn flush_when_due(me: &Weak<Flusher>, db: &Weak<dyn Backend>, usage: &Weak<UsageBuffer>, clock: &dyn Clock) {
     loop {
         let Some(flusher) = me.upgrade() else { return };
-        // Until the flush is due, by the store's clock; at most an interval
-        // (a test's clock may stand still), and at least a millisecond.
+        // Until the flush is due, by the store's clock; at least a millisecond.
         let Some(wait) = usage.upgrade().map(|u| u.due_in(clock.now())) else {
             flusher.lock().running_in = None;
             return;
         };
-        let wait = wait.min(flusher.interval).max(Duration::from_millis(1));
+        let wait = wait.max(Duration::from_millis(1));
         {
             let state = flusher.lock();
             let (mut state, _) = flusher

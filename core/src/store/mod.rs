@@ -107,8 +107,7 @@ impl Keyhouse {
         let peppers = config.peppers().cloned().collect();
         let usage = Arc::new(UsageBuffer::new(now, duration_millis(config.usage_flush_interval)));
         // Under a millisecond counts as 0, as the usage buffer counts it.
-        let flusher =
-            (duration_millis(config.usage_flush_interval) > 0).then(|| Flusher::new(config.usage_flush_interval));
+        let flusher = (duration_millis(config.usage_flush_interval) > 0).then(Flusher::new);
         let leases = config.lease_size.map(|n| Arc::new(LeaseBook::new(n, config.lease_idle)));
         Ok(Keyhouse { db, config, peppers, seams, usage, flusher, leases })
     }
@@ -331,9 +330,14 @@ impl Keyhouse {
         let closed = self.return_leases().and_then(|()| self.db.close(&self.usage));
         if let (Err(_), Some(flusher)) = (&closed, &self.flusher) {
             // The store stays open, and its usage still goes out in the background.
-            flusher.reopen((&self.db, &self.usage, &self.seams.clock));
+            flusher.reopen(self.flushed());
         }
         closed
+    }
+
+    /// What the usage flush thread writes to, and its clock.
+    fn flushed(&self) -> flusher::Store<'_> {
+        (&self.db, &self.usage, &self.seams.clock)
     }
 
     /// Gives every lease back to the store; on failure they stay held.

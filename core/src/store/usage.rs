@@ -88,10 +88,11 @@ impl UsageBuffer {
         now.as_millis() >= self.next_flush_at.load(Ordering::Relaxed)
     }
 
-    /// How long from `now` until the flush interval has passed.
+    /// How long from `now` until the flush interval has passed; at most one
+    /// interval (a test's clock may stand still, or go back).
     pub(crate) fn due_in(&self, now: Timestamp) -> std::time::Duration {
         let ms = self.next_flush_at.load(Ordering::Relaxed).saturating_sub(now.as_millis());
-        std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+        std::time::Duration::from_millis(u64::try_from(ms.clamp(0, self.interval_ms)).unwrap_or(0))
     }
 
     /// Whether the flush interval has passed. Claims the flush, so that of

@@ -160,7 +160,7 @@ impl Keyhouse {
         let first = self.usage.record(&mut info, seq, now);
         if let Some(flusher) = &self.flusher {
             // `verify_cached` never waits: it leaves the start to the next verify.
-            flusher.start_if((first, io), (&self.db, &self.usage, &self.seams.clock));
+            flusher.start_if((first, io), self.flushed());
         }
         if io {
             self.flush_if_due(now);
@@ -323,7 +323,7 @@ impl Keyhouse {
         }
         // Handed to the flush thread, so that this verify answers now.
         if let Some(flusher) = &self.flusher {
-            if flusher.ask((&self.db, &self.usage, &self.seams.clock)) {
+            if flusher.ask(self.flushed()) {
                 return;
             }
         }
