@@ -21,24 +21,100 @@ cp -r "$scratch/uniffi/dev" "$out/kotlin/"
 cp "$scratch/uniffi/Keyhouse.swift" "$scratch/uniffi/KeyhouseFFI.h" "$out/swift/"
 cp -r "$scratch/java" "$out/java"
 
+java="$out/java/dev/keyhouse/java"
+
+# Inserts the lines of standard input into <file>, before (or after) its one
+# line equal to <anchor>. Generation fails when the anchor is missing or not
+# unique: a generator update that moves it must be looked at, not patched
+# blindly.
+insert() {
+    where=$1 file=$2 anchor=$3
+    if [ "$(grep -c -x -F "$anchor" "$file")" != 1 ]; then
+        echo "generate.sh: $file has no single '$anchor' to insert $where" >&2; exit 1
+    fi
+    cat > "$scratch/lines"
+    awk -v anchor="$anchor" -v where="$where" -v lines="$scratch/lines" '
+        function put() { while ((getline l < lines) > 0) print l; close(lines) }
+        $0 == anchor && where == "before" { put() }
+        { print }
+        $0 == anchor && where == "after" { put() }
+    ' "$file" > "$scratch/patched" && cat "$scratch/patched" > "$file"
+}
+
 # uniffi-bindgen-java 0.5.2 drops the methods exported on an error type, so
 # the Rust error's code() reaches Kotlin and Swift but not Java. The Java
 # base exception gets it here, from the binding's own mapping (ErrorCodes,
-# which a test checks against every subclass). The generated constructor is
-# the anchor; if a generator update changes it, generation fails here rather
-# than shipping exceptions without code().
-exc="$out/java/dev/keyhouse/java/KeyhouseException.java"
-anchor='    private KeyhouseException(java.lang.String message) {'
-if [ "$(grep -c -x -F "$anchor" "$exc")" != 1 ]; then
-    echo "generate.sh: $exc has no single '$anchor' to add code() before" >&2; exit 1
-fi
-awk -v anchor="$anchor" '
-    $0 == anchor {
-        print "    /** The stable error code, e.g. {@code NOT_FOUND}: the same in every language. */"
-        print "    public java.lang.String code() {"
-        print "        return ErrorCodes.code(this);"
-        print "    }"
-        print ""
+# which a test checks against every subclass).
+insert before "$java/KeyhouseException.java" '    private KeyhouseException(java.lang.String message) {' <<'JAVA'
+    /** The stable error code, e.g. {@code NOT_FOUND}: the same in every language. */
+    public java.lang.String code() {
+        return ErrorCodes.code(this);
     }
-    { print }
-' "$exc" > "$scratch/exc" && cat "$scratch/exc" > "$exc"
+
+JAVA
+
+# Every string passed to Rust (the key, on every verify) is encoded through a
+# fresh CharsetEncoder over a CharBuffer, so that a lone surrogate is an error
+# rather than a '?'. That path was the largest single cost of a Java verify in
+# a profile (a fifth of parse()). A string without surrogates has only one
+# UTF-8 encoding, which String.getBytes gives directly; strings with any
+# surrogate still take the generated, checking path.
+insert after "$java/FfiConverterString.java" '    private java.nio.ByteBuffer toUtf8(java.lang.String value) {' <<'JAVA'
+        if (!keyhouseHasSurrogate(value)) {
+            return java.nio.ByteBuffer.wrap(value.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+JAVA
+insert before "$java/FfiConverterString.java" '    private java.nio.ByteBuffer toUtf8(java.lang.String value) {' <<'JAVA'
+    private static boolean keyhouseHasSurrogate(java.lang.String value) {
+        for (int i = 0; i < value.length(); i++) {
+            if (java.lang.Character.isSurrogate(value.charAt(i))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+JAVA
+
+# Rewrites every <file> with the sed <script>, and fails unless each one
+# changed: a generator update that no longer emits what the script expects
+# must be looked at.
+rewrite() {
+    script=$1; shift
+    for file in "$@"; do
+        sed -e "$script" "$file" > "$scratch/rewritten"
+        if cmp -s "$file" "$scratch/rewritten"; then
+            echo "generate.sh: '$script' changed nothing in $file" >&2; exit 1
+        fi
+        cat "$scratch/rewritten" > "$file"
+    done
+}
+
+# The generated sequence converters build each list through a stream (a
+# pipeline allocated per call, on every verify); Sequences (hand-written,
+# same package) reads and sizes them with plain loops instead.
+rewrite 's/java\.util\.stream\.IntStream\.range(0, len)\.mapToObj(_i -> \([A-Za-z]*\)\.INSTANCE\.read(buf))\.toList()/Sequences.read(buf, len, b -> \1.INSTANCE.read(b))/
+s/value\.stream()\.mapToLong(inner -> \([A-Za-z]*\)\.INSTANCE\.allocationSize(inner))\.sum()/Sequences.size(value, inner -> \1.INSTANCE.allocationSize(inner))/' \
+    "$java"/FfiConverterSequence*.java
+if grep -l 'stream' "$java"/FfiConverterSequence*.java; then
+    echo "generate.sh: a sequence converter above still uses a stream" >&2; exit 1
+fi
+
+# Each enum read calls values(), which copies the constants into a new array
+# every time (an Outcome on every verify); read from one copy instead.
+for file in $(grep -l '\.values()\[buf\.getInt() - 1\]' "$java"/FfiConverterType*.java); do
+    type=$(sed -n 's/.*return \([A-Za-z]*\)\.values()\[buf\.getInt() - 1\];.*/\1/p' "$file")
+    rewrite "s/return $type\.values()\[buf/return VALUES[buf/" "$file"
+    echo "    private static final $type[] VALUES = $type.values();" | insert after "$file" '    INSTANCE;'
+done
+
+# Each thread's reusable call status comes from Arena.global(), which is
+# never freed: 32 bytes of native memory lost for every thread that ever
+# calls in, without bound on a server that runs each request on a virtual
+# thread of its own (MemoryTest measures it). An automatic arena frees it
+# once the thread, and so its ThreadLocal, is gone.
+rewrite 's/java\.lang\.foreign\.Arena\.global()\.allocate(UniffiRustCallStatus\.LAYOUT)/java.lang.foreign.Arena.ofAuto().allocate(UniffiRustCallStatus.LAYOUT)/' \
+    "$java/UniffiHelpers.java"
+if grep -rl 'java\.lang\.foreign\.Arena\.global()' "$java"; then
+    echo "generate.sh: generated code above still allocates from Arena.global()" >&2; exit 1
+fi

@@ -2,11 +2,13 @@ package dev.keyhouse.java;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.ManagementFactory;
+import javax.management.ObjectName;
 import org.junit.jupiter.api.Test;
 
 /**
  * Objects are freed: 100,000 create/verify calls leave the resident set
- * where it was. The surefire fork runs with -Xmx128m, so the JVM heap cannot
+ * where it was, and threads that come and go leave no native memory behind. The surefire fork runs with -Xmx128m, so the JVM heap cannot
  * grow to hide native memory (and is touched in full at start); every
  * CreatedKey is left to the cleaner, as most callers would leave it. Each key
  * is deleted again, so the database and SQLite's page cache stay the same size.
@@ -42,5 +44,61 @@ class MemoryTest {
             // 100,000 of them would add ~40 MB. The same bound as Kotlin's.
             assertTrue(end - start < 24 * 1024, "RSS grew from " + start + " KiB to " + end + " KiB");
         }
+    }
+
+    /**
+     * The native memory FFM arenas hold, in KiB: the "Other" category of the
+     * JVM's Native Memory Tracking (the surefire fork runs with
+     * -XX:NativeMemoryTracking=summary), which counts it exactly, unlike RSS.
+     */
+    private static long arenaKib() throws Exception {
+        String summary = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), "vmNativeMemory",
+                new Object[] {new String[] {"summary"}}, new String[] {String[].class.getName()});
+        for (String line : summary.split("\n")) {
+            if (line.contains("Other (reserved=")) {
+                return Long.parseLong(line.replaceAll(".*committed=(\\d+)KB.*", "$1"));
+            }
+        }
+        throw new AssertionError("no 'Other' in the native memory summary:\n" + summary);
+    }
+
+    /** {@link #arenaKib} once the arenas of dead threads are freed (by the GC's cleaner). */
+    private static long settledArenaKib() throws Exception {
+        long last = Long.MAX_VALUE;
+        for (int i = 0; i < 100; i++) {
+            System.gc();
+            Thread.sleep(50);
+            long now = arenaKib();
+            if (now == last) {
+                return now;
+            }
+            last = now;
+        }
+        return last;
+    }
+
+    private static void callOnNewThreads(int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            Thread t = Thread.ofVirtual().start(() -> {
+                if (KeyhouseLib.keyRegex().isEmpty()) {
+                    throw new AssertionError("no regex");
+                }
+            });
+            t.join();
+        }
+    }
+
+    @Test
+    void threadsThatComeAndGoLeaveNoNativeMemoryBehind() throws Exception {
+        // A server that runs each request on a virtual thread of its own. Each
+        // thread's call status was allocated from Arena.global() and never
+        // freed: 32 bytes per thread, 625 KiB for these 20,000.
+        callOnNewThreads(1_000);
+        long start = settledArenaKib();
+        callOnNewThreads(20_000);
+        long end = settledArenaKib();
+        System.out.println("MemoryTest (Java): FFM native memory " + start + " KiB, after 20000 threads " + end + " KiB");
+        assertTrue(end - start < 128, "native memory grew from " + start + " KiB to " + end + " KiB");
     }
 }
