@@ -118,3 +118,40 @@ rewrite 's/java\.lang\.foreign\.Arena\.global()\.allocate(UniffiRustCallStatus\.
 if grep -rl 'java\.lang\.foreign\.Arena\.global()' "$java"; then
     echo "generate.sh: generated code above still allocates from Arena.global()" >&2; exit 1
 fi
+
+# Times cross as milliseconds: uniffi-bindgen-java 0.5.2 cannot map a custom
+# type to java.time (see uniffi.toml). The two records get conversions to and
+# from java.time here. A value beyond what milliseconds since 1970 can hold
+# becomes the nearest end of that range, which the core then refuses with
+# INVALID_ARGUMENT, as it does any time beyond year 9999, instead of the
+# ArithmeticException java.time would throw.
+insert after "$java/Timestamp.java" ') {' <<'JAVA'
+    /** This time as an {@link java.time.Instant}. */
+    public java.time.Instant toInstant() {
+        return java.time.Instant.ofEpochMilli(value);
+    }
+
+    /** {@code instant}, rounded down to the millisecond. */
+    public static Timestamp of(java.time.Instant instant) {
+        try {
+            return new Timestamp(instant.toEpochMilli());
+        } catch (java.lang.ArithmeticException e) {
+            return new Timestamp(instant.isBefore(java.time.Instant.EPOCH) ? java.lang.Long.MIN_VALUE : java.lang.Long.MAX_VALUE);
+        }
+    }
+JAVA
+insert after "$java/TimeSpan.java" ') {' <<'JAVA'
+    /** This span as a {@link java.time.Duration}. */
+    public java.time.Duration toDuration() {
+        return java.time.Duration.ofMillis(value);
+    }
+
+    /** {@code duration}, in whole milliseconds (a fraction is dropped). */
+    public static TimeSpan of(java.time.Duration duration) {
+        try {
+            return new TimeSpan(duration.toMillis());
+        } catch (java.lang.ArithmeticException e) {
+            return new TimeSpan(duration.isNegative() ? java.lang.Long.MIN_VALUE : java.lang.Long.MAX_VALUE);
+        }
+    }
+JAVA

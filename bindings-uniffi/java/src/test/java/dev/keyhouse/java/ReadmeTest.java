@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -19,8 +20,8 @@ class ReadmeTest {
         // The statements this test runs, as they stand in the README.
         for (String line : List.of(
                 "KeyhouseLibrary.load();",
-                "CreateOptions options = new CreateOptions(\"team-42\", \"ci\", null, new TimeSpan(30L * 86_400_000), null,",
-                "List.of(\"files:*\"), null, null, null, new RateLimit(100, new TimeSpan(60_000L)));",
+                "CreateOptions options = new CreateOptions(\"team-42\", \"ci\", null, TimeSpan.of(Duration.ofDays(30)), null,",
+                "List.of(\"files:*\"), null, null, null, new RateLimit(100, TimeSpan.of(Duration.ofMinutes(1))));",
                 "VerifyResult r = kh.verify(key, List.of(\"files:read\"), 1);",
                 "System.err.println(e.code() + \": \" + e.getMessage());")) {
             assertTrue(example.contains(line), "the README's example no longer has: " + line);
@@ -28,8 +29,8 @@ class ReadmeTest {
 
         KeyhouseLibrary.load();
         try (Keyhouse kh = Keyhouse.open(Support.tempDb(), null)) {
-            CreateOptions options = new CreateOptions("team-42", "ci", null, new TimeSpan(30L * 86_400_000), null,
-                    List.of("files:*"), null, null, null, new RateLimit(100, new TimeSpan(60_000L)));
+            CreateOptions options = new CreateOptions("team-42", "ci", null, TimeSpan.of(Duration.ofDays(30)), null,
+                    List.of("files:*"), null, null, null, new RateLimit(100, TimeSpan.of(Duration.ofMinutes(1))));
             try (CreatedKey created = kh.create(options)) {
                 String key = created.key();
                 VerifyResult r = kh.verify(key, List.of("files:read"), 1);

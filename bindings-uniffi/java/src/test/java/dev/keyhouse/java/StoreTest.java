@@ -50,6 +50,20 @@ class StoreTest {
     }
 
     @Test
+    void timesConvertToAndFromJavaTime() throws Exception {
+        java.time.Instant at = java.time.Instant.now().plus(java.time.Duration.ofDays(3)).truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        try (Keyhouse store = Keyhouse.open(":memory:", null);
+                CreatedKey c = store.create(new CreateOptions(null, null, null, null, Timestamp.of(at), null, null, 5L,
+                        new Refill(5, TimeSpan.of(java.time.Duration.ofHours(1))), null))) {
+            assertEquals(at, c.info().expiresAt().toInstant());
+            assertEquals(java.time.Duration.ofHours(1), c.info().refill().interval().toDuration());
+            // Below a millisecond is dropped, as the core counts in milliseconds.
+            assertEquals(new TimeSpan(1500L), TimeSpan.of(java.time.Duration.ofNanos(1_500_999_999L)));
+            assertEquals(new Timestamp(-1L), Timestamp.of(java.time.Instant.ofEpochSecond(0, -1)));
+        }
+    }
+
+    @Test
     void verifyGivesEveryOutcome() throws Exception {
         try (Keyhouse store = Keyhouse.open(":memory:", null);
                 CreatedKey c = store.create(options(null, List.of("files:read"), 2L, null))) {
