@@ -37,7 +37,8 @@ pub struct Config {
     /// that no verify waits for the write. Default 60 s; 0 writes each use
     /// in the verify. Pending counts are also written by `flush` and `close`.
     pub usage_flush_interval: Duration,
-    /// How long to wait for a database lock held by another connection. Default 5 s.
+    /// How long to wait for a database lock held by another connection.
+    /// Default 5 s; at most 1 hour.
     pub busy_timeout: Duration,
     /// Whether a verify re-hashes a key whose stored hash uses an older
     /// pepper (or none) with `pepper`. Default true for services; the CLI
@@ -169,6 +170,11 @@ impl Config {
             if d < Duration::from_millis(1) || d > MAX_TIMEOUT {
                 return Err(Error::invalid(format!("{name} must be 1 ms to 1 hour")));
             }
+        }
+        // Also what SQLite's busy timeout takes, in i32 milliseconds: rusqlite
+        // panics on more, so nothing past the bound may reach it.
+        if self.busy_timeout > MAX_TIMEOUT {
+            return Err(Error::invalid("busy_timeout must be at most 1 hour"));
         }
         if self.max_staleness < MIN_STALENESS || self.max_staleness > MAX_TIMEOUT {
             return Err(Error::invalid("max_staleness must be 20 ms to 1 hour"));

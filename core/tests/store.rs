@@ -467,6 +467,10 @@ fn bad_config_is_refused() {
         Config { max_keys_per_owner: Some(0), ..Config::default() },
         Config { verify_cache_size: 10_000_001, ..Config::default() },
         Config { pepper: Some(p.clone()), previous_peppers: vec![p], ..Config::default() },
+        // SQLite takes its busy timeout in i32 milliseconds (rusqlite panics
+        // beyond): refused, as every timeout beyond an hour is.
+        Config { busy_timeout: Duration::from_secs(3601), ..Config::default() },
+        Config { busy_timeout: Duration::from_secs(30 * 86_400), ..Config::default() },
     ];
     for c in bad {
         assert_eq!(Keyhouse::open_in_memory(c.clone()).unwrap_err().code(), ErrorCode::InvalidArgument, "{c:?}");
