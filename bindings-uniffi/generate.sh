@@ -93,8 +93,8 @@ rewrite() {
 # The generated sequence converters build each list through a stream (a
 # pipeline allocated per call, on every verify); Sequences (hand-written,
 # same package) reads and sizes them with plain loops instead.
-rewrite 's/java\.util\.stream\.IntStream\.range(0, len)\.mapToObj(_i -> \([A-Za-z]*\)\.INSTANCE\.read(buf))\.toList()/Sequences.read(buf, len, b -> \1.INSTANCE.read(b))/
-s/value\.stream()\.mapToLong(inner -> \([A-Za-z]*\)\.INSTANCE\.allocationSize(inner))\.sum()/Sequences.size(value, inner -> \1.INSTANCE.allocationSize(inner))/' \
+rewrite 's/java\.util\.stream\.IntStream\.range(0, len)\.mapToObj(_i -> \([A-Za-z0-9_]*\)\.INSTANCE\.read(buf))\.toList()/Sequences.read(buf, len, b -> \1.INSTANCE.read(b))/
+s/value\.stream()\.mapToLong(inner -> \([A-Za-z0-9_]*\)\.INSTANCE\.allocationSize(inner))\.sum()/Sequences.size(value, inner -> \1.INSTANCE.allocationSize(inner))/' \
     "$java"/FfiConverterSequence*.java
 if grep -l 'stream' "$java"/FfiConverterSequence*.java; then
     echo "generate.sh: a sequence converter above still uses a stream" >&2; exit 1
@@ -103,10 +103,13 @@ fi
 # Each enum read calls values(), which copies the constants into a new array
 # every time (an Outcome on every verify); read from one copy instead.
 for file in $(grep -l '\.values()\[buf\.getInt() - 1\]' "$java"/FfiConverterType*.java); do
-    type=$(sed -n 's/.*return \([A-Za-z]*\)\.values()\[buf\.getInt() - 1\];.*/\1/p' "$file")
+    type=$(sed -n 's/.*return \([A-Za-z0-9_]*\)\.values()\[buf\.getInt() - 1\];.*/\1/p' "$file")
     rewrite "s/return $type\.values()\[buf/return VALUES[buf/" "$file"
     echo "    private static final $type[] VALUES = $type.values();" | insert after "$file" '    INSTANCE;'
 done
+if grep -l 'values()\[buf' "$java"/FfiConverterType*.java; then
+    echo "generate.sh: an enum converter above still copies values() per read" >&2; exit 1
+fi
 
 # Each thread's reusable call status comes from Arena.global(), which is
 # never freed: 32 bytes of native memory lost for every thread that ever

@@ -21,9 +21,13 @@ final class Sequences {
     /** The {@code len} items that follow in {@code buf}, each read by {@code item}. */
     static <T> List<T> read(ByteBuffer buf, int len, Function<ByteBuffer, T> item) {
         if (len <= 0) {
-            return List.of();
+            // As the stream's toList() gave: an empty list that answers
+            // contains(null) with false (List.of() would throw).
+            return Collections.emptyList();
         }
-        List<T> items = new ArrayList<>(len);
+        // A length beyond what the buffer holds fails in the reads below, as
+        // before, rather than in allocating room for it.
+        List<T> items = new ArrayList<>(Math.min(len, buf.remaining()));
         for (int i = 0; i < len; i++) {
             items.add(item.apply(buf));
         }

@@ -99,6 +99,7 @@ class BadInputTest {
         // java.time values beyond milliseconds since 1970 reach the core as
         // the end of that range, which it refuses like any time past 9999.
         fails(type, invalid, () -> store.create(options(null, TimeSpan.of(java.time.Duration.ofSeconds(Long.MAX_VALUE)), null, null)));
+        fails(type, invalid, () -> store.create(options(null, TimeSpan.of(java.time.Duration.ofSeconds(Long.MIN_VALUE)), null, null)));
         fails(type, invalid, () -> store.create(options(null, TimeSpan.of(java.time.Duration.ofDays(1).negated()), null, null)));
         fails(type, invalid, () -> store.create(new CreateOptions(null, null, null, null, Timestamp.of(java.time.Instant.MAX), null,
                 null, null, null, null)));

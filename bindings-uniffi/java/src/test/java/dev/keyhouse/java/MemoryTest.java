@@ -8,10 +8,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Objects are freed: 100,000 create/verify calls leave the resident set
- * where it was, and threads that come and go leave no native memory behind. The surefire fork runs with -Xmx128m, so the JVM heap cannot
- * grow to hide native memory (and is touched in full at start); every
- * CreatedKey is left to the cleaner, as most callers would leave it. Each key
- * is deleted again, so the database and SQLite's page cache stay the same size.
+ * where it was, and threads that come and go leave no native memory behind.
+ * The surefire fork runs with -Xmx128m, so the JVM heap cannot grow to hide
+ * native memory (and is touched in full at start); every CreatedKey is left
+ * to the cleaner, as most callers would leave it. Each key is deleted again,
+ * so the database and SQLite's page cache stay the same size.
  */
 class MemoryTest {
     private static final CreateOptions NONE = new CreateOptions(null, null, null, null, null, null, null, null, null, null);
@@ -47,35 +48,40 @@ class MemoryTest {
     }
 
     /**
-     * The native memory FFM arenas hold, in KiB: the "Other" category of the
-     * JVM's Native Memory Tracking (the surefire fork runs with
-     * -XX:NativeMemoryTracking=summary), which counts it exactly, unlike RSS.
+     * The native memory in the "Other" category of the JVM's Native Memory
+     * Tracking, in KiB (the surefire fork runs with
+     * -XX:NativeMemoryTracking=summary): where FFM arenas allocate, beside
+     * direct buffers and other Unsafe allocations. Unlike RSS, it moves only
+     * when those do. NMT leaves the line out while the category is empty.
      */
-    private static long arenaKib() throws Exception {
+    private static long otherNativeKib() throws Exception {
         String summary = (String) ManagementFactory.getPlatformMBeanServer().invoke(
                 new ObjectName("com.sun.management:type=DiagnosticCommand"), "vmNativeMemory",
                 new Object[] {new String[] {"summary"}}, new String[] {String[].class.getName()});
+        if (!summary.contains("Native Memory Tracking")) {
+            throw new AssertionError("Native Memory Tracking is off:\n" + summary);
+        }
         for (String line : summary.split("\n")) {
             if (line.contains("Other (reserved=")) {
                 return Long.parseLong(line.replaceAll(".*committed=(\\d+)KB.*", "$1"));
             }
         }
-        throw new AssertionError("no 'Other' in the native memory summary:\n" + summary);
+        return 0;
     }
 
-    /** {@link #arenaKib} once the arenas of dead threads are freed (by the GC's cleaner). */
-    private static long settledArenaKib() throws Exception {
-        long last = Long.MAX_VALUE;
-        for (int i = 0; i < 100; i++) {
+    /**
+     * {@link #otherNativeKib} once it is within {@code bound} KiB of
+     * {@code start}, or after 10 s: the arenas of dead threads are freed by
+     * the GC's cleaner, some time after a collection.
+     */
+    private static long settledNativeKib(long start, long bound) throws Exception {
+        long now = otherNativeKib();
+        for (long deadline = System.nanoTime() + 10_000_000_000L; now - start >= bound && System.nanoTime() < deadline; ) {
             System.gc();
             Thread.sleep(50);
-            long now = arenaKib();
-            if (now == last) {
-                return now;
-            }
-            last = now;
+            now = otherNativeKib();
         }
-        return last;
+        return now;
     }
 
     private static void callOnNewThreads(int n) throws Exception {
@@ -95,9 +101,15 @@ class MemoryTest {
         // thread's call status was allocated from Arena.global() and never
         // freed: 32 bytes per thread, 625 KiB for these 20,000.
         callOnNewThreads(1_000);
-        long start = settledArenaKib();
+        // The baseline: the least of a few readings after collections.
+        long start = otherNativeKib();
+        for (int i = 0; i < 5; i++) {
+            System.gc();
+            Thread.sleep(50);
+            start = Math.min(start, otherNativeKib());
+        }
         callOnNewThreads(20_000);
-        long end = settledArenaKib();
+        long end = settledNativeKib(start, 128);
         System.out.println("MemoryTest (Java): FFM native memory " + start + " KiB, after 20000 threads " + end + " KiB");
         assertTrue(end - start < 128, "native memory grew from " + start + " KiB to " + end + " KiB");
     }
