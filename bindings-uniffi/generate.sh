@@ -125,9 +125,11 @@ fi
 # Times cross as milliseconds: uniffi-bindgen-java 0.5.2 cannot map a custom
 # type to java.time (see uniffi.toml). The two records get conversions to and
 # from java.time here. A value beyond what milliseconds since 1970 can hold
-# becomes the nearest end of that range, which the core then refuses with
-# INVALID_ARGUMENT, as it does any time beyond year 9999, instead of the
-# ArithmeticException java.time would throw.
+# becomes the nearest end of that range, instead of the ArithmeticException
+# java.time would throw; the core then treats it as any value out of range:
+# INVALID_ARGUMENT for every time (beyond year 9999) and for every bounded
+# span (expiries, grace, refills, windows, timeouts), while a usage flush
+# interval that long means no flush but by flush() and close().
 insert after "$java/Timestamp.java" ') {' <<'JAVA'
     /** This time as an {@link java.time.Instant}. */
     public java.time.Instant toInstant() {
