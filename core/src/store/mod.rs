@@ -105,9 +105,10 @@ impl Keyhouse {
         };
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
-        let usage = Arc::new(UsageBuffer::new(now, duration_millis(config.usage_flush_interval)));
+        let flush_interval_ms = duration_millis(config.usage_flush_interval);
+        let usage = Arc::new(UsageBuffer::new(now, flush_interval_ms));
         // Under a millisecond counts as 0, as the usage buffer counts it.
-        let flusher = (duration_millis(config.usage_flush_interval) > 0).then(Flusher::new);
+        let flusher = (flush_interval_ms > 0).then(Flusher::new);
         let leases = config.lease_size.map(|n| Arc::new(LeaseBook::new(n, config.lease_idle)));
         Ok(Keyhouse { db, config, peppers, seams, usage, flusher, leases })
     }

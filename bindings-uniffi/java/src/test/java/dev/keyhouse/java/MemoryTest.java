@@ -70,16 +70,20 @@ class MemoryTest {
     }
 
     /**
-     * {@link #otherNativeKib} once it is within {@code bound} KiB of
-     * {@code start}, or after 10 s: the arenas of dead threads are freed by
-     * the GC's cleaner, some time after a collection.
+     * {@link #otherNativeKib} a little after a collection: the arenas of dead
+     * threads are freed by the GC's cleaner, some time after it.
      */
+    private static long otherNativeKibAfterGc() throws Exception {
+        System.gc();
+        Thread.sleep(50);
+        return otherNativeKib();
+    }
+
+    /** {@link #otherNativeKibAfterGc} once it is within {@code bound} KiB of {@code start}, or after 10 s. */
     private static long settledNativeKib(long start, long bound) throws Exception {
         long now = otherNativeKib();
         for (long deadline = System.nanoTime() + 10_000_000_000L; now - start >= bound && System.nanoTime() < deadline; ) {
-            System.gc();
-            Thread.sleep(50);
-            now = otherNativeKib();
+            now = otherNativeKibAfterGc();
         }
         return now;
     }
@@ -104,9 +108,7 @@ class MemoryTest {
         // The baseline: the least of a few readings after collections.
         long start = otherNativeKib();
         for (int i = 0; i < 5; i++) {
-            System.gc();
-            Thread.sleep(50);
-            start = Math.min(start, otherNativeKib());
+            start = Math.min(start, otherNativeKibAfterGc());
         }
         callOnNewThreads(20_000);
         long end = settledNativeKib(start, 128);
