@@ -505,9 +505,20 @@ fn one_store_serves_many_threads() {
             })
         })
         .collect();
+    // Flushes meanwhile: each takes the counts of the cached rows' cells.
+    let flushes = {
+        let kh = kh.clone();
+        std::thread::spawn(move || {
+            for _ in 0..50 {
+                kh.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
     for t in threads {
         t.join().unwrap();
     }
+    flushes.join().unwrap();
     assert_eq!(valid.load(Ordering::Relaxed), 500);
     assert_eq!(exceeded.load(Ordering::Relaxed), 8 * 200 - 500);
     let plain_id = keyhouse::parse(&plain).unwrap().id;

@@ -40,7 +40,7 @@ use flusher::Flusher;
 use lease::LeaseBook;
 use row::KeyRow;
 use sqlite::{Sqlite, MEMORY_PATH};
-use usage::UsageBuffer;
+use usage::{UsageBuffer, UsageCell};
 
 const MAX_LIST_LIMIT: u32 = 1000;
 
@@ -106,7 +106,8 @@ impl Keyhouse {
         let now = seams.clock.now();
         let peppers = config.peppers().cloned().collect();
         let flush_interval_ms = duration_millis(config.usage_flush_interval);
-        let usage = Arc::new(UsageBuffer::new(now, flush_interval_ms));
+        // As many rows as a verify cache holds may count uses in cells.
+        let usage = Arc::new(UsageBuffer::new(now, flush_interval_ms, config.verify_cache_size as usize));
         // Under a millisecond counts as 0, as the usage buffer counts it.
         let flusher = (flush_interval_ms > 0).then(Flusher::new);
         let leases = config.lease_size.map(|n| Arc::new(LeaseBook::new(n, config.lease_idle)));
@@ -414,6 +415,7 @@ impl Keyhouse {
                 seq: 0,
                 version: 0,
                 limit_epoch: 0,
+                usage: UsageCell::default(),
             },
         ))
     }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
+use super::usage::UsageCell;
 use crate::error::{Error, Result};
 use crate::hashing::RowHash;
 use crate::model::{KeyInfo, RateLimit, Refill};
@@ -28,6 +29,9 @@ pub(crate) struct KeyRow {
     /// How often the key's limits were set by `update` or `roll`: a lease
     /// taken under another count is neither spent nor returned (see `lease`).
     pub limit_epoch: i64,
+    /// Where verifies of this row, once it is cached, count its uses (see
+    /// `usage`); a copy of the row starts a cell of its own.
+    pub usage: UsageCell,
 }
 
 impl KeyRow {
@@ -153,6 +157,7 @@ impl KeyRow {
             seq: s.seq,
             version: s.version,
             limit_epoch: s.limit_epoch,
+            usage: UsageCell::default(),
         })
     }
 }

@@ -130,10 +130,14 @@ impl Keyhouse {
             return self.verify_leased(book, Arc::unwrap_or_clone(shared), new_hash, asked, now, io);
         }
         // The caller gets the info alone: copying the rest of a cached row
-        // (its hash text) would be one more cold read per verify.
+        // (its hash text) would be one more cold read per verify. A row
+        // that is shared is a cache's, and counts its uses in its cell.
         let shared_seq = shared.seq;
-        let info = Arc::try_unwrap(shared).map_or_else(|shared| shared.info.clone(), |row| row.info);
-        self.admit(info, shared_seq, new_hash.as_deref(), now, io).map(Some)
+        let (info, cached) = match Arc::try_unwrap(shared) {
+            Ok(row) => (row.info, None),
+            Err(shared) => (shared.info.clone(), Some(shared)),
+        };
+        self.admit(info, shared_seq, cached.as_ref(), new_hash.as_deref(), now, io).map(Some)
     }
 
     /// Whether a verify of this key decides in a write on the store: a key
@@ -144,12 +148,14 @@ impl Keyhouse {
     }
 
     /// VALID for a key whose limits, if any, are settled: stores the new
-    /// hash if there is one, and counts the use in the usage buffer, whose
+    /// hash if there is one, and counts the use in the usage buffer (or in
+    /// the cell of `cached`, the cached row `info` was read from), whose
     /// flush is handed to the flush thread when due and `io` allows.
     pub(crate) fn admit(
         &self,
         mut info: KeyInfo,
         seq: i64,
+        cached: Option<&Arc<KeyRow>>,
         new_hash: Option<&str>,
         now: Timestamp,
         io: bool,
@@ -157,7 +163,7 @@ impl Keyhouse {
         if let Some(hash) = new_hash {
             self.db.write(|tx| tx.rehash(&info.id, hash))?;
         }
-        let first = self.usage.record(&mut info, seq, now);
+        let first = self.usage.record(&mut info, seq, now, cached);
         if let Some(flusher) = &self.flusher {
             // `verify_cached` never waits: it leaves the start to the next verify.
             flusher.start_if((first, io), self.flushed());
