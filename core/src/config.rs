@@ -46,9 +46,11 @@ pub struct Config {
     /// store (a service that lacks the CLI's pepper would then reject it).
     pub rehash_on_verify: bool,
     /// How many keys the verify cache holds, each as read from the store
-    /// (about 0.9 KB each with its index, for a key with no name, owner or
+    /// (about 1 KB each with its index, for a key with no name, owner or
     /// metadata). Verifies of cached keys read nothing. Default 100,000;
-    /// 0 turns the cache off, so that every verify reads the store.
+    /// 0 turns the cache off, so that every verify reads the store. As many
+    /// keys at most count their uses in a cell of their own (48 bytes, kept
+    /// until the next usage flush) rather than under the usage map's lock.
     pub verify_cache_size: u32,
     /// PostgreSQL: the most connections a store opens for requests (the
     /// listener has one more). Default 8.

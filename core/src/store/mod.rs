@@ -40,7 +40,7 @@ use flusher::Flusher;
 use lease::LeaseBook;
 use row::KeyRow;
 use sqlite::{Sqlite, MEMORY_PATH};
-use usage::{UsageBuffer, UsageCell};
+use usage::{UsageBuffer, UsageSlot};
 
 const MAX_LIST_LIMIT: u32 = 1000;
 
@@ -415,7 +415,7 @@ impl Keyhouse {
                 seq: 0,
                 version: 0,
                 limit_epoch: 0,
-                usage: UsageCell::default(),
+                usage: UsageSlot::default(),
             },
         ))
     }

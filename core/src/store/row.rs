@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
-use super::usage::UsageCell;
+use super::usage::UsageSlot;
 use crate::error::{Error, Result};
 use crate::hashing::RowHash;
 use crate::model::{KeyInfo, RateLimit, Refill};
@@ -31,7 +31,7 @@ pub(crate) struct KeyRow {
     pub limit_epoch: i64,
     /// Where verifies of this row, once it is cached, count its uses (see
     /// `usage`); a copy of the row starts a cell of its own.
-    pub usage: UsageCell,
+    pub usage: UsageSlot,
 }
 
 impl KeyRow {
@@ -157,7 +157,7 @@ impl KeyRow {
             seq: s.seq,
             version: s.version,
             limit_epoch: s.limit_epoch,
-            usage: UsageCell::default(),
+            usage: UsageSlot::default(),
         })
     }
 }

@@ -7,19 +7,19 @@
 //! Most such verifies answer from a cached row, and counting them in a map
 //! keyed by id cost a lock and a lookup in a table as large as the keys in
 //! use: with a million keys, two more cache misses per verify, about a
-//! sixth of its time. So a cached row carries a [`UsageCell`], and once the
-//! map has *armed* that cell (handed it the key's count), verifies of the
-//! row count in the cell with two atomic operations on memory they read
-//! anyway. The map keeps the row, so that a flush finds the cell, and takes
-//! its count by disarming it; a verify that finds its cell disarmed counts
-//! in the map instead, under its lock, as every verify did before.
+//! sixth of its time. So a row carries a [`UsageCell`] of its own (a small
+//! allocation made with the row), and once the map has *armed* that cell
+//! (handed it the key's count), verifies of the row count in the cell with
+//! a few atomic operations and no lock. The map keeps the cell, not the
+//! row, so that a flush finds it, and takes its count by disarming it; a
+//! verify that finds its cell disarmed counts in the map instead, under its
+//! lock, as every verify did before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::id::Id;
-use super::row::KeyRow;
 use crate::error::Result;
 use crate::model::KeyInfo;
 use crate::Timestamp;
@@ -49,8 +49,7 @@ pub(crate) struct Pending {
 const ARMED: u64 = 1 << 63;
 
 /// Where verifies of one cached row count its uses while the usage map has
-/// armed it (see the module's doc). A copy of a row gets a new, disarmed
-/// cell: each cell is armed for at most one row of one key.
+/// armed it (see the module's doc).
 #[derive(Debug, Default)]
 pub(crate) struct UsageCell {
     /// [`ARMED`], plus the uses counted since the cell was armed. Once the
@@ -63,16 +62,29 @@ pub(crate) struct UsageCell {
     base: AtomicU64,
 }
 
-impl Clone for UsageCell {
+/// A row's [`UsageCell`]. A copy of a row gets a new, disarmed cell, so
+/// that each cell counts for one row of one key (a roll copies a row to
+/// make another key's).
+#[derive(Debug, Default)]
+pub(crate) struct UsageSlot(Arc<UsageCell>);
+
+impl UsageSlot {
+    pub(crate) fn cell(&self) -> &Arc<UsageCell> {
+        &self.0
+    }
+}
+
+impl Clone for UsageSlot {
     /// A new, disarmed cell: a copy of a row is another row.
     fn clone(&self) -> Self {
-        UsageCell::default()
+        UsageSlot::default()
     }
 }
 
 impl UsageCell {
     /// Counts a use at `now_ms` if the cell is armed, and returns the key's
-    /// pending usage with it; `None` (nothing counted) if it is not.
+    /// pending usage with it; `None` (nothing counted) if it is not. (The
+    /// usage shown can lag for a moment while a flush takes the cell.)
     fn count(&self, now_ms: i64) -> Option<Pending> {
         // Before the count, which publishes it: whoever takes the count
         // (`take`, after its swap) sees this time too.
@@ -133,11 +145,11 @@ struct Entry {
     /// Uses counted in the map, and those taken from cells disarmed since
     /// the last flush.
     counted: Pending,
-    /// The row whose cell counts this key's uses now, if one is armed.
-    armed: Option<Arc<KeyRow>>,
+    /// The cell that counts this key's uses now, if one is armed.
+    armed: Option<Arc<UsageCell>>,
 }
 
-/// The usage map, with how many of its entries have an armed row.
+/// The usage map, with how many of its entries have an armed cell.
 #[derive(Debug, Default)]
 struct Pendings {
     map: HashMap<Id, Entry>,
@@ -155,14 +167,15 @@ pub(crate) struct UsageBuffer {
     flushing: Mutex<()>,
     next_flush_at: AtomicI64,
     interval_ms: i64,
-    /// The most rows the map keeps armed (`Config::verify_cache_size`): an
-    /// armed row stays in memory until the next flush, even once its cache
-    /// has let it go, so this bounds what they can add to the cache's memory.
+    /// The most cells the map keeps armed (`Config::verify_cache_size`).
+    /// A cell stays armed until the next flush, or until another row of its
+    /// key takes over, even once its row has left the cache; only the cell
+    /// (48 bytes) stays in memory then, not the row.
     max_armed: usize,
 }
 
 impl UsageBuffer {
-    /// A buffer that keeps at most `max_armed` rows armed.
+    /// A buffer that keeps at most `max_armed` cells armed.
     pub(crate) fn new(now: Timestamp, interval_ms: i64, max_armed: usize) -> Self {
         UsageBuffer {
             pending: Mutex::new(Pendings::default()),
@@ -174,11 +187,11 @@ impl UsageBuffer {
     }
 
     /// Counts one successful verification of `info` (whose row number is
-    /// `seq`) at `now`, and shows it in `info`. `cached` is the row it was
-    /// read from when that row is shared (a verify cache's), whose cell may
-    /// count it. True if no other usage was pending.
-    pub(crate) fn record(&self, info: &mut KeyInfo, seq: i64, now: Timestamp, cached: Option<&Arc<KeyRow>>) -> bool {
-        if let Some(shown) = cached.and_then(|row| row.usage.count(now.as_millis())) {
+    /// `seq`) at `now`, and shows it in `info`. `cached` is the cell of the
+    /// row it was read from when that row is shared (a verify cache's),
+    /// which may count it. True if no other usage was pending.
+    pub(crate) fn record(&self, info: &mut KeyInfo, seq: i64, now: Timestamp, cached: Option<&Arc<UsageCell>>) -> bool {
+        if let Some(shown) = cached.and_then(|cell| cell.count(now.as_millis())) {
             apply(info, shown);
             return false;
         }
@@ -187,11 +200,11 @@ impl UsageBuffer {
         let first = map.is_empty();
         let entry = map.entry(Id::new(&info.id)).or_default();
         entry.counted.seq = seq;
-        if let (Some(row), Some(held)) = (cached, &entry.armed) {
+        if let (Some(cell), Some(held)) = (cached, &entry.armed) {
             // Armed by another verify since this one found it disarmed:
             // nothing disarms a cell of this map without its lock.
-            if Arc::ptr_eq(row, held) {
-                if let Some(shown) = row.usage.count(now.as_millis()) {
+            if Arc::ptr_eq(cell, held) {
+                if let Some(shown) = cell.count(now.as_millis()) {
                     apply(info, shown);
                     return first;
                 }
@@ -200,14 +213,14 @@ impl UsageBuffer {
         // Counted here; another row's armed cell is taken in first, so that
         // the usage shown and the cell armed next start from the whole count.
         if let Some(other) = entry.armed.take() {
-            other.usage.take(&mut entry.counted);
+            other.take(&mut entry.counted);
             *armed -= 1;
         }
         entry.counted.count += 1;
         entry.counted.last_used_at = entry.counted.last_used_at.max(now.as_millis());
         apply(info, entry.counted);
-        if let Some(row) = cached.filter(|row| *armed < self.max_armed && row.usage.arm(&entry.counted)) {
-            entry.armed = Some(Arc::clone(row));
+        if let Some(cell) = cached.filter(|cell| *armed < self.max_armed && cell.arm(&entry.counted)) {
+            entry.armed = Some(Arc::clone(cell));
             *armed += 1;
         }
         first
@@ -217,8 +230,8 @@ impl UsageBuffer {
     pub(crate) fn overlay(&self, info: &mut KeyInfo) {
         if let Some(entry) = self.lock().map.get(&Id::new(&info.id)) {
             let mut p = entry.counted;
-            if let Some(row) = &entry.armed {
-                row.usage.peek(&mut p);
+            if let Some(cell) = &entry.armed {
+                cell.peek(&mut p);
             }
             apply(info, p);
         }
@@ -227,8 +240,8 @@ impl UsageBuffer {
     /// Forgets pending usage of a deleted key.
     pub(crate) fn forget(&self, id: &str) {
         let mut pending = self.lock();
-        if let Some(row) = pending.map.remove(&Id::new(id)).and_then(|e| e.armed) {
-            row.usage.take(&mut Pending::default());
+        if let Some(cell) = pending.map.remove(&Id::new(id)).and_then(|e| e.armed) {
+            cell.take(&mut Pending::default());
             pending.armed -= 1;
         }
     }
@@ -285,8 +298,8 @@ impl UsageBuffer {
             .map
             .into_iter()
             .map(|(id, mut entry)| {
-                if let Some(row) = entry.armed {
-                    row.usage.take(&mut entry.counted);
+                if let Some(cell) = entry.armed {
+                    cell.take(&mut entry.counted);
                 }
                 (id, entry.counted)
             })
@@ -333,8 +346,8 @@ impl UsageBuffer {
             let entry = map.entry(id).or_default();
             // A cell armed since shows a count without these; its own count
             // joins them, and the next verify arms a cell with the sum.
-            if let Some(row) = entry.armed.take() {
-                row.usage.take(&mut entry.counted);
+            if let Some(cell) = entry.armed.take() {
+                cell.take(&mut entry.counted);
                 *armed -= 1;
             }
             let cur = &mut entry.counted;
@@ -362,7 +375,7 @@ pub(crate) fn apply(info: &mut KeyInfo, p: Pending) {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::store::row::StoredKey;
+    use crate::store::row::{KeyRow, StoredKey};
 
     /// A row of key `id`, as a verify cache shares it, with `usage` uses stored.
     fn cached(id: &str, usage: i64) -> Arc<KeyRow> {
@@ -399,7 +412,7 @@ mod tests {
     /// Records a use of `row` at `ms`, as `admit` does; the usage shown.
     fn use_of(usage: &UsageBuffer, row: &Arc<KeyRow>, ms: i64, via_cell: bool) -> (u64, i64) {
         let mut info = row.info.clone();
-        usage.record(&mut info, row.seq, Timestamp::from_millis(ms), via_cell.then_some(row));
+        usage.record(&mut info, row.seq, Timestamp::from_millis(ms), via_cell.then_some(row.usage.cell()));
         (info.usage_count, info.last_used_at.map_or(i64::MIN, |t| t.as_millis()))
     }
 
@@ -450,11 +463,24 @@ mod tests {
         }
         // The cache replaced the row: the new one's cell takes over.
         assert_eq!(use_of(&usage, &new, 2, true).0, 4);
-        assert!(Arc::ptr_eq(usage.lock().map[&Id::new("a")].armed.as_ref().unwrap(), &new));
+        assert!(Arc::ptr_eq(usage.lock().map[&Id::new("a")].armed.as_ref().unwrap(), new.usage.cell()));
         // A verify still holding the old row counts in the map.
         assert_eq!(use_of(&usage, &old, 3, true).0, 5);
         assert_eq!(use_of(&usage, &new, 4, true).0, 6);
         assert_eq!(flushed(&usage)["a"], (6, 4));
+    }
+
+    #[test]
+    fn an_armed_cell_keeps_only_itself_not_its_row() {
+        let usage = UsageBuffer::new(Timestamp::from_millis(0), 1_000, 10);
+        let row = cached("a", 0);
+        use_of(&usage, &row, 1, true);
+        use_of(&usage, &row, 2, true);
+        // The cache lets the row go: the row is freed, its count is kept.
+        let gone = Arc::downgrade(&row);
+        drop(row);
+        assert!(gone.upgrade().is_none());
+        assert_eq!(flushed(&usage)["a"], (2, 2));
     }
 
     #[test]
@@ -487,9 +513,9 @@ mod tests {
         // A flush has taken the map and not yet the cell; a verify that
         // found the cell disarmed before then now counts in the new map.
         let taken = std::mem::take(&mut *usage.lock());
-        assert!(!row.usage.arm(&Pending::default()), "armed already");
+        assert!(!row.usage.cell().arm(&Pending::default()), "armed already");
         let mut p = Pending::default();
-        taken.map[&Id::new("a")].armed.as_ref().unwrap().usage.take(&mut p);
+        taken.map[&Id::new("a")].armed.as_ref().unwrap().take(&mut p);
         assert_eq!(p.count, 1, "the count the taken map's flush writes");
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::backend::Tx;
 use super::lease::{Lease, Renewal};
 use super::row::KeyRow;
+use super::usage::UsageCell;
 use super::Keyhouse;
 use crate::error::{Error, Result};
 use crate::format::parse_parts;
@@ -131,13 +132,17 @@ impl Keyhouse {
         }
         // The caller gets the info alone: copying the rest of a cached row
         // (its hash text) would be one more cold read per verify. A row
-        // that is shared is a cache's, and counts its uses in its cell.
+        // that is shared is a cache's (or was, until lately), and counts
+        // its uses in its cell.
         let shared_seq = shared.seq;
-        let (info, cached) = match Arc::try_unwrap(shared) {
-            Ok(row) => (row.info, None),
-            Err(shared) => (shared.info.clone(), Some(shared)),
-        };
-        self.admit(info, shared_seq, cached.as_ref(), new_hash.as_deref(), now, io).map(Some)
+        match Arc::try_unwrap(shared) {
+            Ok(row) => self.admit(row.info, shared_seq, None, new_hash.as_deref(), now, io),
+            Err(shared) => {
+                let info = shared.info.clone();
+                self.admit(info, shared_seq, Some(shared.usage.cell()), new_hash.as_deref(), now, io)
+            }
+        }
+        .map(Some)
     }
 
     /// Whether a verify of this key decides in a write on the store: a key
@@ -149,13 +154,13 @@ impl Keyhouse {
 
     /// VALID for a key whose limits, if any, are settled: stores the new
     /// hash if there is one, and counts the use in the usage buffer (or in
-    /// the cell of `cached`, the cached row `info` was read from), whose
+    /// `cached`, the cell of the cached row `info` was read from), whose
     /// flush is handed to the flush thread when due and `io` allows.
     pub(crate) fn admit(
         &self,
         mut info: KeyInfo,
         seq: i64,
-        cached: Option<&Arc<KeyRow>>,
+        cached: Option<&Arc<UsageCell>>,
         new_hash: Option<&str>,
         now: Timestamp,
         io: bool,
