@@ -231,6 +231,8 @@ fn a_plain_verify_writes_nothing_and_usage_does_not_invalidate() {
     assert_eq!(usage(&mut psql), 50);
     assert_eq!(epoch(&mut psql), before, "a usage write is no change to invalidate");
     assert_eq!(a.get(&c.info.id).unwrap().usage_count, 50);
+    // The cached row shows this store's flushed uses too.
+    assert_eq!(a.verify(&c.key, &[], 1).unwrap().key.unwrap().usage_count, 51);
 }
 
 #[test]

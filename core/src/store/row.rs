@@ -162,6 +162,41 @@ impl KeyRow {
     }
 }
 
+#[cfg(test)]
+impl KeyRow {
+    /// A plain key `id` (no limits, no owner) with `usage` uses stored.
+    pub(crate) fn for_tests(id: &str, usage: i64) -> KeyRow {
+        let stored = StoredKey {
+            id: id.into(),
+            prefix: "kh".into(),
+            hash: "h".into(),
+            owner_id: None,
+            name: None,
+            permissions: "[]",
+            metadata: "{}",
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            usage_count: usage,
+            remaining: None,
+            refill_amount: None,
+            refill_interval_ms: None,
+            last_refill_at: None,
+            rate_limit: None,
+            rate_window_ms: None,
+            rate_tat: None,
+            limit_source: None,
+            seq: 1,
+            version: 0,
+            limit_epoch: 0,
+        };
+        KeyRow::from_stored(stored).expect("a plain row")
+    }
+}
+
 /// A value as JSON text, for the permissions and metadata columns.
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Store(e.to_string()))

@@ -358,8 +358,8 @@ impl UsageBuffer {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pendings> {
-        // Counters, and rows whose cells are armed: each step that changes
-        // one leaves the whole consistent, so a panic between steps cannot.
+        // Counters, and the cells armed: each step that changes one leaves
+        // the whole consistent, so a panic between steps cannot break it.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -375,38 +375,11 @@ pub(crate) fn apply(info: &mut KeyInfo, p: Pending) {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::store::row::{KeyRow, StoredKey};
+    use crate::store::row::KeyRow;
 
     /// A row of key `id`, as a verify cache shares it, with `usage` uses stored.
     fn cached(id: &str, usage: i64) -> Arc<KeyRow> {
-        let stored = StoredKey {
-            id: id.into(),
-            prefix: "kh".into(),
-            hash: "h".into(),
-            owner_id: None,
-            name: None,
-            permissions: "[]",
-            metadata: "{}",
-            enabled: true,
-            created_at: 0,
-            updated_at: 0,
-            expires_at: None,
-            revoked_at: None,
-            last_used_at: None,
-            usage_count: usage,
-            remaining: None,
-            refill_amount: None,
-            refill_interval_ms: None,
-            last_refill_at: None,
-            rate_limit: None,
-            rate_window_ms: None,
-            rate_tat: None,
-            limit_source: None,
-            seq: 1,
-            version: 0,
-            limit_epoch: 0,
-        };
-        Arc::new(KeyRow::from_stored(stored).unwrap())
+        Arc::new(KeyRow::for_tests(id, usage))
     }
 
     /// Records a use of `row` at `ms`, as `admit` does; the usage shown.

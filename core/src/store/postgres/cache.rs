@@ -15,6 +15,10 @@
 //! `max_staleness` ago. Past that it catches up itself, and if the server
 //! cannot be reached it fails with STORE_ERROR: it never answers from rows
 //! it can no longer vouch for.
+//!
+//! Usage is not logged: this process's usage flushes add what they wrote
+//! to the rows it has cached (`usage_write_begins`/`usage_write_ends`), and
+//! a row read while one runs is not kept, since it may or may not hold it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,9 +30,10 @@ use postgres::GenericClient;
 use super::connect::pg_error;
 use super::Sql;
 use crate::error::{Error, Result};
-use crate::store::backend::{Found, Lookup};
+use crate::store::backend::{Found, Lookup, UsageBatch};
 use crate::store::clock::Clock;
 use crate::store::row::KeyRow;
+use crate::store::usage;
 
 /// Unknown ids kept at most; a bound of their own, so that a flood of
 /// made-up ids cannot push real rows out.
@@ -41,6 +46,10 @@ pub(super) struct PgCache {
     /// Bumped before every invalidation, so a row read from the server
     /// while an invalidation ran is not cached (see `get_or_load`).
     generation: AtomicU64,
+    /// This process's usage writes begun and ended (changed under the rows
+    /// lock); they run one at a time (`UsageBuffer::flush`).
+    usage_writes_begun: AtomicU64,
+    usage_writes_ended: AtomicU64,
     /// The epoch caught up with; held while catching up, so catch-ups apply in order.
     epoch: Mutex<i64>,
     /// When the last successful catch-up began, in ns after `base`.
@@ -56,6 +65,8 @@ impl PgCache {
             rows: Mutex::new(Clock::new(size as usize)),
             misses: Mutex::new(Clock::new(if size == 0 { 0 } else { MAX_MISSES })),
             generation: AtomicU64::new(0),
+            usage_writes_begun: AtomicU64::new(0),
+            usage_writes_ended: AtomicU64::new(0),
             epoch: Mutex::new(epoch),
             confirmed: AtomicU64::new(0),
             base: confirmed_at,
@@ -122,13 +133,14 @@ impl PgCache {
         if let Some(hit) = self.get(id) {
             return Ok(hit);
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let since = self.snapshot();
         let found = load()?;
         // Kept only if no invalidation began meanwhile: one that began
         // after the read started might have dropped this very id already.
+        // Nor, for a row, if a usage write of this process ran meanwhile.
         let map = if found.is_some() { &self.rows } else { &self.misses };
         let mut clock = lock_clock(map);
-        if self.generation.load(Ordering::Acquire) == generation {
+        if self.unchanged(since, found.is_some()) {
             clock.put(id, (), found.clone());
         }
         Ok(Lookup { found, fresh: true })
@@ -142,19 +154,32 @@ impl PgCache {
         lock_clock(&self.misses).get(id, &(), |_| false).map(|_| Lookup { found: None, fresh: true })
     }
 
-    /// The invalidation count now; pass it to `update_state` later.
-    pub(super) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// The invalidations and usage writes so far; pass it to
+    /// `update_state` later.
+    pub(super) fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            generation: self.generation.load(Ordering::Acquire),
+            // Those ended: a write in progress now has begun and not ended,
+            // so `unchanged` finds the count begun past this already.
+            usage_writes: self.usage_writes_ended.load(Ordering::Acquire),
+        }
+    }
+
+    /// Whether nothing was invalidated since `since`, nor (for a row) a
+    /// usage write begun. Asked under the lock of the map the answer goes into.
+    fn unchanged(&self, since: Snapshot, row: bool) -> bool {
+        self.generation.load(Ordering::Acquire) == since.generation
+            && (!row || self.usage_writes_begun.load(Ordering::Acquire) == since.usage_writes)
     }
 
     /// Replaces the cached copy of a key with `row` after a spend this
     /// process made, if the cache still holds the same settings of it and
-    /// nothing was invalidated since `generation` (read before the spend):
-    /// otherwise the row the spend began with may be older than what the
-    /// cache holds now, and must not replace it.
-    pub(super) fn update_state(&self, row: &KeyRow, generation: u64) {
+    /// nothing was invalidated or written since `since` (taken before the
+    /// spend): otherwise the row the spend began with may be older than
+    /// what the cache holds now, and must not replace it.
+    pub(super) fn update_state(&self, row: &KeyRow, since: Snapshot) {
         let mut rows = lock_clock(&self.rows);
-        if self.generation.load(Ordering::Acquire) != generation {
+        if !self.unchanged(since, true) {
             return;
         }
         let same = rows
@@ -163,6 +188,27 @@ impl PgCache {
         if same == Some(true) {
             rows.put(&row.info.id, (), Some(Arc::new(row.clone())));
         }
+    }
+
+    /// Call before this process writes a batch of usage; end it with
+    /// [`PgCache::usage_write_ends`]. Dropping the [`UsageWrite`] instead
+    /// (a panic) ends it as a write that committed nothing.
+    pub(super) fn usage_write_begins(&self) -> UsageWrite<'_> {
+        UsageWrite { cache: self, number: self.usage_writes_begun.fetch_add(1, Ordering::AcqRel) + 1 }
+    }
+
+    /// Ends a usage write. With the `batch` it committed, adds those counts
+    /// to the cached rows, which were all read before it began and do not
+    /// hold them (no row read while it ran was kept).
+    pub(super) fn usage_write_ends(&self, ending: UsageWrite<'_>, committed: Option<&UsageBatch>) {
+        let mut rows = lock_clock(&self.rows);
+        for (id, p) in committed.into_iter().flatten() {
+            if let Some((_, Some(row))) = rows.entry_mut(id.as_str()) {
+                usage::apply(&mut Arc::make_mut(row).info, *p);
+            }
+        }
+        self.usage_writes_ended.store(ending.number, Ordering::Release);
+        std::mem::forget(ending);
     }
 
     /// Drops the cached copy of a key.
@@ -176,6 +222,27 @@ impl PgCache {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn len(&self) -> (usize, usize) {
         (lock_clock(&self.rows).len(), lock_clock(&self.misses).len())
+    }
+}
+
+/// What the cache had seen when a read began (see [`PgCache::snapshot`]).
+#[derive(Clone, Copy)]
+pub(super) struct Snapshot {
+    generation: u64,
+    usage_writes: u64,
+}
+
+/// A usage write of this process, begun and not yet ended.
+pub(super) struct UsageWrite<'a> {
+    cache: &'a PgCache,
+    number: u64,
+}
+
+impl Drop for UsageWrite<'_> {
+    /// Reached only when the write unwinds: it is over either way.
+    fn drop(&mut self) {
+        let _rows = lock_clock(&self.cache.rows);
+        self.cache.usage_writes_ended.store(self.number, Ordering::Release);
     }
 }
 
@@ -194,4 +261,46 @@ pub(super) fn stale_error(max_staleness: Duration, cause: Error) -> Error {
         "cannot confirm cached keys are current (max_staleness {} ms): {cause}",
         max_staleness.as_millis()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::id::Id;
+    use crate::store::usage::Pending;
+
+    fn usage_of(cache: &PgCache, id: &str) -> Option<u64> {
+        cache.get(id).and_then(|l| l.found).map(|row| row.info.usage_count)
+    }
+
+    #[test]
+    fn a_usage_write_shows_in_cached_rows_and_rows_read_while_it_runs_are_not_kept() {
+        let cache = PgCache::new(0, Instant::now(), Duration::from_secs(60), 10);
+        let row = |usage| Ok(Some(Arc::new(KeyRow::for_tests("a", usage))));
+        cache.get_or_load("a", || row(0)).unwrap();
+        let batch = UsageBatch::from([(Id::new("a"), Pending { count: 5, last_used_at: 9, seq: 1 })]);
+        let write = cache.usage_write_begins();
+        // Read while the write runs: it may hold the write or not.
+        cache.forget("a");
+        assert_eq!(cache.get_or_load("a", || row(5)).unwrap().found.unwrap().info.usage_count, 5);
+        assert_eq!(usage_of(&cache, "a"), None, "not kept");
+        cache.usage_write_ends(write, Some(&batch));
+        cache.get_or_load("a", || row(5)).unwrap();
+        assert_eq!(usage_of(&cache, "a"), Some(5), "read after the write: kept as read");
+        // A row cached before a write gets its counts when it ends.
+        let write = cache.usage_write_begins();
+        cache.usage_write_ends(write, Some(&batch));
+        assert_eq!(usage_of(&cache, "a"), Some(10));
+        // A spend that began before a write does not replace the row after it.
+        let since = cache.snapshot();
+        let write = cache.usage_write_begins();
+        cache.usage_write_ends(write, None);
+        cache.update_state(&KeyRow::for_tests("a", 7), since);
+        assert_eq!(usage_of(&cache, "a"), Some(10));
+        // A write that unwinds still ends.
+        drop(cache.usage_write_begins());
+        cache.forget("a");
+        cache.get_or_load("a", || row(10)).unwrap();
+        assert_eq!(usage_of(&cache, "a"), Some(10));
+    }
 }

@@ -318,7 +318,12 @@ impl Backend for Postgres {
     }
 
     fn flush(&self, usage: &UsageBuffer) -> Result<()> {
-        usage.flush(false, |batch| self.write_usage(batch))
+        usage.flush(false, |batch| {
+            let write = self.cache.usage_write_begins();
+            let written = self.write_usage(batch);
+            self.cache.usage_write_ends(write, written.is_ok().then_some(batch));
+            written
+        })
     }
 
     fn close(&self, usage: &UsageBuffer) -> Result<()> {
