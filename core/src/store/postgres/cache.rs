@@ -46,7 +46,7 @@ pub(super) struct PgCache {
     /// Bumped before every invalidation, so a row read from the server
     /// while an invalidation ran is not cached (see `get_or_load`).
     generation: AtomicU64,
-    /// This process's usage writes begun and ended (changed under the rows
+    /// This process's usage writes begun, and ended (stored under the rows
     /// lock); they run one at a time (`UsageBuffer::flush`).
     usage_writes_begun: AtomicU64,
     usage_writes_ended: AtomicU64,
