@@ -14,6 +14,7 @@ pub(crate) mod row;
 pub(crate) mod sqlite;
 mod usage;
 pub(crate) mod verifying;
+mod writes;
 
 use std::collections::HashMap;
 use std::path::Path;

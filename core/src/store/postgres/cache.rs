@@ -34,6 +34,7 @@ use crate::store::backend::{Found, Lookup, UsageBatch};
 use crate::store::clock::Clock;
 use crate::store::row::KeyRow;
 use crate::store::usage;
+use crate::store::writes::{Writes, Writing};
 
 /// Unknown ids kept at most; a bound of their own, so that a flood of
 /// made-up ids cannot push real rows out.
@@ -46,10 +47,8 @@ pub(super) struct PgCache {
     /// Bumped before every invalidation, so a row read from the server
     /// while an invalidation ran is not cached (see `get_or_load`).
     generation: AtomicU64,
-    /// This process's usage writes begun, and ended (stored under the rows
-    /// lock); they run one at a time (`UsageBuffer::flush`).
-    usage_writes_begun: AtomicU64,
-    usage_writes_ended: AtomicU64,
+    /// This process's usage writes; they run one at a time (`UsageBuffer::flush`).
+    usage_writes: Writes,
     /// The epoch caught up with; held while catching up, so catch-ups apply in order.
     epoch: Mutex<i64>,
     /// When the last successful catch-up began, in ns after `base`.
@@ -65,8 +64,7 @@ impl PgCache {
             rows: Mutex::new(Clock::new(size as usize)),
             misses: Mutex::new(Clock::new(if size == 0 { 0 } else { MAX_MISSES })),
             generation: AtomicU64::new(0),
-            usage_writes_begun: AtomicU64::new(0),
-            usage_writes_ended: AtomicU64::new(0),
+            usage_writes: Writes::default(),
             epoch: Mutex::new(epoch),
             confirmed: AtomicU64::new(0),
             base: confirmed_at,
@@ -157,19 +155,14 @@ impl PgCache {
     /// The invalidations and usage writes so far; pass it to
     /// `update_state` later.
     pub(super) fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            generation: self.generation.load(Ordering::Acquire),
-            // Those ended: a write in progress now has begun and not ended,
-            // so `unchanged` finds the count begun past this already.
-            usage_writes: self.usage_writes_ended.load(Ordering::Acquire),
-        }
+        Snapshot { generation: self.generation.load(Ordering::Acquire), usage_writes: self.usage_writes.snapshot() }
     }
 
     /// Whether nothing was invalidated since `since`, nor (for a row) a
     /// usage write begun. Asked under the lock of the map the answer goes into.
     fn unchanged(&self, since: Snapshot, row: bool) -> bool {
         self.generation.load(Ordering::Acquire) == since.generation
-            && (!row || self.usage_writes_begun.load(Ordering::Acquire) == since.usage_writes)
+            && (!row || self.usage_writes.none_since(since.usage_writes))
     }
 
     /// Replaces the cached copy of a key with `row` after a spend this
@@ -191,24 +184,23 @@ impl PgCache {
     }
 
     /// Call before this process writes a batch of usage; end it with
-    /// [`PgCache::usage_write_ends`]. Dropping the [`UsageWrite`] instead
-    /// (a panic) ends it as a write that committed nothing.
-    pub(super) fn usage_write_begins(&self) -> UsageWrite<'_> {
-        UsageWrite { cache: self, number: self.usage_writes_begun.fetch_add(1, Ordering::AcqRel) + 1 }
+    /// [`PgCache::usage_write_ends`] (see [`Writes::begin`] for one that
+    /// panics instead).
+    pub(super) fn usage_write_begins(&self) -> Writing<'_, ()> {
+        self.usage_writes.begin(&self.rows)
     }
 
     /// Ends a usage write. With the `batch` it committed, adds those counts
     /// to the cached rows, which were all read before it began and do not
     /// hold them (no row read while it ran was kept).
-    pub(super) fn usage_write_ends(&self, ending: UsageWrite<'_>, committed: Option<&UsageBatch>) {
+    pub(super) fn usage_write_ends(&self, ending: Writing<'_, ()>, committed: Option<&UsageBatch>) {
         let mut rows = lock_clock(&self.rows);
         for (id, p) in committed.into_iter().flatten() {
             if let Some((_, Some(row))) = rows.entry_mut(id.as_str()) {
                 usage::apply(&mut Arc::make_mut(row).info, *p);
             }
         }
-        self.usage_writes_ended.store(ending.number, Ordering::Release);
-        std::mem::forget(ending);
+        ending.end();
     }
 
     /// Drops the cached copy of a key.
@@ -230,20 +222,6 @@ impl PgCache {
 pub(super) struct Snapshot {
     generation: u64,
     usage_writes: u64,
-}
-
-/// A usage write of this process, begun and not yet ended.
-pub(super) struct UsageWrite<'a> {
-    cache: &'a PgCache,
-    number: u64,
-}
-
-impl Drop for UsageWrite<'_> {
-    /// Reached only when the write unwinds: it is over either way.
-    fn drop(&mut self) {
-        let _rows = lock_clock(&self.cache.rows);
-        self.cache.usage_writes_ended.store(self.number, Ordering::Release);
-    }
 }
 
 fn lock(m: &Mutex<i64>) -> MutexGuard<'_, i64> {

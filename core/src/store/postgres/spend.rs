@@ -49,7 +49,7 @@ impl Postgres {
         let Spend { key, prefix, proved, mut new_hash, required_permissions, cost, now } = spend;
         let id = proved.info.id.as_str();
         // Read before anything the spend decides on, for `update_state`.
-        let generation = self.cache.snapshot();
+        let since = self.cache.snapshot();
         let mut row = proved.clone();
         let mut source = None;
         let (mut reload_row, mut reload_source) = (false, true);
@@ -113,7 +113,7 @@ impl Postgres {
                 }
                 Limits::Admitted { rate_limit } => {
                     *holder = after;
-                    self.cache.update_state(holder, generation);
+                    self.cache.update_state(holder, since);
                     if let Some(src) = &source {
                         row.show_balance_of(src);
                     }

@@ -51,6 +51,7 @@ use crate::store::row::KeyRow;
 use crate::store::sqlite::tx::Written;
 use crate::store::usage;
 use crate::store::verifying::same_secret;
+use crate::store::writes::{Writes, Writing};
 
 /// The WAL-index header: 48 bytes, stored twice (walformat, section 2.1).
 const HEADER_WORDS: usize = 12;
@@ -182,11 +183,9 @@ pub(crate) struct VerifyCache {
     /// Bumped before every invalidation, so a row read while one ran is not
     /// kept: the invalidation may have passed over its id already.
     generation: AtomicU64,
-    /// This process's write transactions and usage flushes begun so far,
-    /// and ended (changed under the rows lock). They run one at a time,
-    /// under the writer lock.
-    writes_begun: AtomicU64,
-    writes_ended: AtomicU64,
+    /// This process's write transactions and usage flushes. They run one
+    /// at a time, under the writer lock.
+    writes: Writes,
 }
 
 impl VerifyCache {
@@ -199,8 +198,7 @@ impl VerifyCache {
             synced: Mutex::new(None),
             current: Mutex::new(None),
             generation: AtomicU64::new(0),
-            writes_begun: AtomicU64::new(0),
-            writes_ended: AtomicU64::new(0),
+            writes: Writes::default(),
         }
     }
 
@@ -233,14 +231,10 @@ impl VerifyCache {
         // noticed, and so is a write of this process: a row read while one
         // ran may or may not hold it, so it is not kept.
         let generation = self.generation.load(Ordering::Acquire);
-        let writes = self.writes_ended.load(Ordering::Acquire);
-        let idle = self.writes_begun.load(Ordering::Acquire) == writes;
+        let writes = self.writes.snapshot();
         let (found, at) = load(true)?;
         // Asked under the lock of the map the answer goes into.
-        let keep = || {
-            idle && self.generation.load(Ordering::Acquire) == generation
-                && self.writes_begun.load(Ordering::Acquire) == writes
-        };
+        let keep = || self.generation.load(Ordering::Acquire) == generation && self.writes.none_since(writes);
         match &found {
             // Kept only if no key changed between the catch-up and the load:
             // a row newer than the log position this cache is at could
@@ -335,19 +329,17 @@ impl VerifyCache {
 
     /// Call before a write transaction or usage flush of this process
     /// begins (under the writer lock); end it with
-    /// [`VerifyCache::flush_ends`] or [`VerifyCache::write_ends`]. If it
-    /// panics instead, dropping the [`Write`] ends it as a write that
-    /// committed nothing (the transaction rolled back), so the cache does
-    /// not take every later read as racing a write and stop keeping rows.
+    /// [`VerifyCache::flush_ends`] or [`VerifyCache::write_ends`] (see
+    /// [`Writes::begin`] for one that panics instead).
     pub(crate) fn write_begins(&self) -> Write<'_> {
-        Write { cache: self, number: self.writes_begun.fetch_add(1, Ordering::AcqRel) + 1 }
+        self.writes.begin(&self.rows)
     }
 
     /// Ends the usage flush `write`. With the `batch` it committed, adds
     /// those counts to the cached rows, which were all read before it began
     /// and do not hold them (usage is not logged, so the rows stay cached).
     pub(crate) fn flush_ends(&self, ending: Write<'_>, committed: Option<&UsageBatch>) {
-        let write = ending.number;
+        let write = ending.number();
         let mut rows = lock(&self.rows);
         for (id, p) in committed.into_iter().flatten() {
             match rows.entry_mut(id.as_str()) {
@@ -360,8 +352,7 @@ impl VerifyCache {
                 _ => {}
             }
         }
-        self.writes_ended.store(write, Ordering::Release);
-        ending.ended();
+        ending.end();
     }
 
     /// The invalidation count now; pass it to `write_ends` later.
@@ -380,7 +371,7 @@ impl VerifyCache {
     /// written (during a roll's grace period, shown with another key's
     /// balance).
     pub(crate) fn write_ends(&self, ending: Write<'_>, committed: Option<&Written>, generation: u64) {
-        let write = ending.number;
+        let write = ending.number();
         let current = self.generation.load(Ordering::Acquire) == generation;
         let mut rows = lock(&self.rows);
         if let Some(written) = committed {
@@ -398,8 +389,7 @@ impl VerifyCache {
                 rows.remove(id);
             }
         }
-        self.writes_ended.store(write, Ordering::Release);
-        ending.ended();
+        ending.end();
     }
 
     /// Drops the row of a key this store changed or deleted, so that it is
@@ -419,27 +409,7 @@ impl VerifyCache {
 
 /// A write transaction or usage flush of this process, begun and not yet
 /// ended (see [`VerifyCache::write_begins`]).
-pub(crate) struct Write<'a> {
-    cache: &'a VerifyCache,
-    number: u64,
-}
-
-impl Write<'_> {
-    /// Once its number is in `writes_ended` (stored under the rows lock,
-    /// which is released by then).
-    fn ended(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Write<'_> {
-    /// Reached only when the write, or the cache's bookkeeping after it,
-    /// unwinds: the write is over either way.
-    fn drop(&mut self) {
-        let _rows = lock(&self.cache.rows);
-        self.cache.writes_ended.store(self.number, Ordering::Release);
-    }
-}
+pub(crate) type Write<'a> = Writing<'a, u64>;
 
 fn lock<S>(m: &Mutex<Clock<S>>) -> std::sync::MutexGuard<'_, Clock<S>> {
     // Only cached copies live here; a panic elsewhere cannot corrupt them.
