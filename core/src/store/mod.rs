@@ -9,6 +9,7 @@ mod id;
 mod lease;
 mod leasing;
 pub(crate) mod postgres;
+mod prefetch;
 mod roll;
 pub(crate) mod row;
 pub(crate) mod sqlite;
@@ -41,7 +42,7 @@ use flusher::Flusher;
 use lease::LeaseBook;
 use row::KeyRow;
 use sqlite::{Sqlite, MEMORY_PATH};
-use usage::{UsageBuffer, UsageSlot};
+use usage::UsageBuffer;
 
 const MAX_LIST_LIMIT: u32 = 1000;
 
@@ -406,19 +407,7 @@ impl Keyhouse {
             last_refill_at: o.refill.map(|_| now),
             rate_limit: o.rate_limit,
         };
-        Ok((
-            generated.key,
-            KeyRow {
-                info,
-                hash: RowHash::new(generated.hash),
-                rate_tat: None,
-                limit_source: None,
-                seq: 0,
-                version: 0,
-                limit_epoch: 0,
-                usage: UsageSlot::default(),
-            },
-        ))
+        Ok((generated.key, KeyRow::new(info, RowHash::new(generated.hash))))
     }
 
     fn resolve_expiry(

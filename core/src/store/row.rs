@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
+use super::id::Id;
 use super::usage::UsageSlot;
 use crate::error::{Error, Result};
 use crate::hashing::RowHash;
@@ -16,6 +17,11 @@ use crate::Timestamp;
 pub(crate) struct KeyRow {
     pub info: KeyInfo,
     pub hash: RowHash,
+    /// `info.prefix` again, held in the row itself: a verify compares it
+    /// without following the `String`'s pointer, which with a million
+    /// keys cached is a cache miss of its own on every verify. Set with
+    /// `info` (`KeyRow::new`); no operation changes a key's prefix.
+    pub prefix_in_place: Id,
     /// GCRA state, in units of 1/limit ms (see `ratelimit`).
     pub rate_tat: Option<i64>,
     /// The key whose credits and rate-limit state this key spends, while it
@@ -149,16 +155,25 @@ impl KeyRow {
             last_refill_at,
             rate_limit,
         };
-        Ok(KeyRow {
+        let mut row = KeyRow::new(info, RowHash::new(s.hash));
+        (row.rate_tat, row.limit_source, row.seq, row.version, row.limit_epoch) =
+            (s.rate_tat, s.limit_source, s.seq, s.version, s.limit_epoch);
+        Ok(row)
+    }
+
+    /// A row of `info` with `hash`, before anything about it is stored.
+    pub(crate) fn new(info: KeyInfo, hash: RowHash) -> KeyRow {
+        KeyRow {
+            prefix_in_place: Id::new(&info.prefix),
             info,
-            hash: RowHash::new(s.hash),
-            rate_tat: s.rate_tat,
-            limit_source: s.limit_source,
-            seq: s.seq,
-            version: s.version,
-            limit_epoch: s.limit_epoch,
+            hash,
+            rate_tat: None,
+            limit_source: None,
+            seq: 0,
+            version: 0,
+            limit_epoch: 0,
             usage: UsageSlot::default(),
-        })
+        }
     }
 }
 
