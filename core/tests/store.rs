@@ -985,3 +985,25 @@ fn a_migration_that_cannot_run_says_why_and_changes_nothing() {
     let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(v, 2);
 }
+
+#[test]
+fn a_prefix_rewritten_by_another_tool_no_longer_verifies_and_a_valid_result_shows_the_stored_names() {
+    let dir = TempDir::new("prefix-rewritten");
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let c = kh.create(CreateOptions { prefix: Some("acme".into()), ..Default::default() }).unwrap();
+    let other = kh.create(CreateOptions { prefix: Some("acme".into()), ..Default::default() }).unwrap();
+    for _ in 0..2 {
+        // The second verify is served by the cache.
+        let shown = kh.verify(&c.key, &[], 1).unwrap().key.unwrap();
+        assert_eq!((shown.id.as_str(), shown.prefix.as_str()), (c.info.id.as_str(), "acme"));
+    }
+    kh.verify(&other.key, &[], 1).unwrap();
+    let shell = Connection::open(dir.db()).unwrap();
+    shell.execute("UPDATE keys SET prefix = 'acmf' WHERE id = ?1", [&c.info.id]).unwrap();
+    for _ in 0..2 {
+        assert_eq!(kh.verify(&c.key, &[], 1).unwrap().outcome, Outcome::NotFound);
+    }
+    // The key of the same prefix beside it is untouched.
+    assert!(kh.verify(&other.key, &[], 1).unwrap().is_valid());
+    kh.close().unwrap();
+}

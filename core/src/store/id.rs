@@ -1,4 +1,5 @@
-//! Key ids as the keys of the maps a verify looks them up in.
+//! Key ids as the keys of the maps a verify looks them up in (and the
+//! prefix a cached row holds in place, see `KeyRow`).
 
 use std::fmt;
 
@@ -10,7 +11,8 @@ const INLINE: usize = 22;
 /// Keyhouse makes is, so that a lookup compares it without following a
 /// pointer. With a million keys cached, that pointer is a cache miss on
 /// every verify, and so is the usage map's. A longer id (only a row another
-/// tool wrote can have one) goes on the heap.
+/// tool wrote can have one) goes on the heap, and so does a prefix of more
+/// than 22 of its 32 characters: it is then compared through the pointer.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Id {
     /// `len` bytes of UTF-8, then zeros, so that equal ids compare equal.

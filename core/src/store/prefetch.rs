@@ -12,10 +12,15 @@ pub(crate) fn prefetch<T>(value: &T) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         const LINE: usize = 64;
         let start = (value as *const T).cast::<i8>();
-        for offset in (0..std::mem::size_of::<T>()).step_by(LINE) {
+        // From the line `value` starts on to the one it ends on: a value
+        // that does not start on a line boundary spans one line more than
+        // its size in lines.
+        let lines = (start as usize % LINE + std::mem::size_of::<T>()).div_ceil(LINE);
+        let first = start.wrapping_sub(start as usize % LINE);
+        for line in 0..lines {
             // SAFETY: a prefetch is only a hint: it reads nothing into the
             // program and cannot fault, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(line * LINE)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

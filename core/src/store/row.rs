@@ -17,11 +17,9 @@ use crate::Timestamp;
 pub(crate) struct KeyRow {
     pub info: KeyInfo,
     pub hash: RowHash,
-    /// `info.prefix` again, held in the row itself: a verify compares it
-    /// without following the `String`'s pointer, which with a million
-    /// keys cached is a cache miss of its own on every verify. Set with
-    /// `info` (`KeyRow::new`); no operation changes a key's prefix.
-    pub prefix_in_place: Id,
+    /// `info.prefix` again, held in the row itself (see `prefix`). Private,
+    /// so that only `KeyRow::new` sets it.
+    prefix_in_place: Id,
     /// GCRA state, in units of 1/limit ms (see `ratelimit`).
     pub rate_tat: Option<i64>,
     /// The key whose credits and rate-limit state this key spends, while it
@@ -159,6 +157,16 @@ impl KeyRow {
         (row.rate_tat, row.limit_source, row.seq, row.version, row.limit_epoch) =
             (s.rate_tat, s.limit_source, s.seq, s.version, s.limit_epoch);
         Ok(row)
+    }
+
+    /// The key's prefix, compared by every verify: read from a copy in the
+    /// row itself, not through the `String`'s pointer, which with a million
+    /// keys cached is a cache miss of its own on every verify. No operation
+    /// changes a key's prefix, and nothing replaces a row's `info` whole,
+    /// so the copy made by `new` stays right.
+    pub(crate) fn prefix(&self) -> &str {
+        debug_assert_eq!(self.prefix_in_place.as_str(), self.info.prefix);
+        self.prefix_in_place.as_str()
     }
 
     /// A row of `info` with `hash`, before anything about it is stored.

@@ -76,8 +76,10 @@ impl Keyhouse {
             return Ok(None);
         };
         if let Some(row) = &lookup_found.found {
-            // The row's lines, then its usage cell, which a verify counts
-            // in at its end: both load while the key is hashed below.
+            // Every line of the row at once, rather than each when a field
+            // on it is first read; then the usage cell, which a verify
+            // counts in at its end (finding it waits for the row's line
+            // that points to it), to load while the key is hashed below.
             prefetch(&**row);
             prefetch(&**row.usage.cell());
         }
@@ -199,8 +201,7 @@ impl Keyhouse {
             self.hash_for_timing(key);
             false
         });
-        debug_assert_eq!(row.prefix_in_place.as_str(), row.info.prefix);
-        if row.prefix_in_place.as_str() != prefix || !matched {
+        if row.prefix() != prefix || !matched {
             return Ok(None);
         }
         let current = self.config.pepper.as_ref();
@@ -377,7 +378,7 @@ pub(crate) struct Spend<'a> {
 /// when the same key is re-hashed, so a secret proved against one is proved
 /// against the other.
 pub(crate) fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
-    a.hash == b.hash && a.info.prefix == b.info.prefix
+    a.hash == b.hash && a.prefix() == b.prefix()
 }
 
 /// A copy of `info` for a verify's result, with the id and prefix of the
