@@ -121,17 +121,18 @@ impl UsageCell {
     /// Disarms the cell and adds what it counted to `p`. Verifies that find
     /// it disarmed afterwards count in the map.
     fn take(&self, p: &mut Pending) {
-        let state = self.state.swap(0, Ordering::AcqRel);
-        if state & ARMED != 0 {
-            p.count += state & !ARMED;
-            p.last_used_at = p.last_used_at.max(self.last_used_at.load(Ordering::Acquire));
-        }
+        self.add_counted(self.state.swap(0, Ordering::AcqRel), p);
     }
 
     /// The uses counted since the cell was armed, and the latest, added to
     /// `p` without disarming it.
     fn peek(&self, p: &mut Pending) {
-        let state = self.state.load(Ordering::Acquire);
+        self.add_counted(self.state.load(Ordering::Acquire), p);
+    }
+
+    /// Adds to `p` what the cell counted, as `state` (read from it) says,
+    /// if it was armed then.
+    fn add_counted(&self, state: u64, p: &mut Pending) {
         if state & ARMED != 0 {
             p.count += state & !ARMED;
             p.last_used_at = p.last_used_at.max(self.last_used_at.load(Ordering::Acquire));
@@ -147,6 +148,17 @@ struct Entry {
     counted: Pending,
     /// The cell that counts this key's uses now, if one is armed.
     armed: Option<Arc<UsageCell>>,
+}
+
+impl Entry {
+    /// Disarms the entry's cell, if it has one, taking its count into
+    /// `counted`; `armed` is the map's count of armed cells.
+    fn disarm(&mut self, armed: &mut usize) {
+        if let Some(cell) = self.armed.take() {
+            cell.take(&mut self.counted);
+            *armed -= 1;
+        }
+    }
 }
 
 /// The usage map, with how many of its entries have an armed cell.
@@ -212,10 +224,7 @@ impl UsageBuffer {
         }
         // Counted here; another row's armed cell is taken in first, so that
         // the usage shown and the cell armed next start from the whole count.
-        if let Some(other) = entry.armed.take() {
-            other.take(&mut entry.counted);
-            *armed -= 1;
-        }
+        entry.disarm(armed);
         entry.counted.count += 1;
         entry.counted.last_used_at = entry.counted.last_used_at.max(now.as_millis());
         apply(info, entry.counted);
@@ -240,9 +249,8 @@ impl UsageBuffer {
     /// Forgets pending usage of a deleted key.
     pub(crate) fn forget(&self, id: &str) {
         let mut pending = self.lock();
-        if let Some(cell) = pending.map.remove(&Id::new(id)).and_then(|e| e.armed) {
-            cell.take(&mut Pending::default());
-            pending.armed -= 1;
+        if let Some(mut entry) = pending.map.remove(&Id::new(id)) {
+            entry.disarm(&mut pending.armed);
         }
     }
 
@@ -346,10 +354,7 @@ impl UsageBuffer {
             let entry = map.entry(id).or_default();
             // A cell armed since shows a count without these; its own count
             // joins them, and the next verify arms a cell with the sum.
-            if let Some(cell) = entry.armed.take() {
-                cell.take(&mut entry.counted);
-                *armed -= 1;
-            }
+            entry.disarm(armed);
             let cur = &mut entry.counted;
             cur.count += p.count;
             cur.last_used_at = cur.last_used_at.max(p.last_used_at);
