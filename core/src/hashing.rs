@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 use crate::format::parse_parts;
+use crate::store::id::Id;
 
 const SHA256_TAG: &str = "sha256";
 const HMAC_TAG: &str = "hmac-sha256";
@@ -142,17 +143,21 @@ fn split_stored(s: &str) -> Option<(Option<Range<usize>>, [u8; 32])> {
 /// A stored hash as a row holds it: the text, and its parts, decoded once
 /// when the row is read. A verify answered from memory then compares
 /// digests without parsing the text again; with a million keys cached, the
-/// text is a cache miss of its own on every verify.
+/// text is a cache miss of its own on every verify. For the same reason the
+/// pepper id is copied out of the text, into the row itself (an `Id` holds
+/// up to 22 characters in place).
 #[derive(Clone, Debug)]
 pub(crate) struct RowHash {
     text: String,
-    /// `split_stored` of `text`; `None` when it is not a stored hash.
-    parts: Option<(Option<Range<usize>>, [u8; 32])>,
+    /// `split_stored` of `text`, the pepper id copied; `None` when it is
+    /// not a stored hash.
+    parts: Option<(Option<Id>, [u8; 32])>,
 }
 
 impl RowHash {
     pub(crate) fn new(text: String) -> Self {
-        RowHash { parts: split_stored(&text), text }
+        let parts = split_stored(&text).map(|(pepper, digest)| (pepper.map(|r| Id::new(&text[r])), digest));
+        RowHash { parts, text }
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -162,7 +167,7 @@ impl RowHash {
     /// The hash's parts, as `StoredHash::parse` of the text gives them.
     pub(crate) fn stored(&self) -> Result<StoredHash<'_>> {
         let (pepper, digest) = self.parts.as_ref().ok_or_else(not_a_stored_hash)?;
-        Ok(StoredHash { pepper_id: pepper.clone().map(|r| &self.text[r]), digest: *digest })
+        Ok(StoredHash { pepper_id: pepper.as_ref().map(Id::as_str), digest: *digest })
     }
 }
 
@@ -238,13 +243,16 @@ mod tests {
     #[test]
     fn a_row_hash_decodes_as_parse_does() {
         let g = generate("acme").unwrap();
-        let p = Pepper::new("p1", &[7; 32]).unwrap();
-        for text in [hash_key(&g.key, None).unwrap(), hash_key(&g.key, Some(&p)).unwrap()] {
-            let (row, parsed) = (RowHash::new(text.clone()), StoredHash::parse(&text).unwrap());
-            let stored = row.stored().unwrap();
-            assert_eq!((stored.pepper_id, stored.digest), (parsed.pepper_id, parsed.digest));
-            assert!(stored.matches(&g.key, std::slice::from_ref(&p)).unwrap());
-            assert_eq!(row.as_str(), text);
+        // A short pepper id is copied into the row in place; one of the
+        // longest allowed (32 characters) goes on the heap.
+        for p in [Pepper::new("p1", &[7; 32]).unwrap(), Pepper::new(&"q".repeat(32), &[8; 32]).unwrap()] {
+            for text in [hash_key(&g.key, None).unwrap(), hash_key(&g.key, Some(&p)).unwrap()] {
+                let (row, parsed) = (RowHash::new(text.clone()), StoredHash::parse(&text).unwrap());
+                let stored = row.stored().unwrap();
+                assert_eq!((stored.pepper_id, stored.digest), (parsed.pepper_id, parsed.digest));
+                assert!(stored.matches(&g.key, std::slice::from_ref(&p)).unwrap());
+                assert_eq!(row.as_str(), text);
+            }
         }
         let bad = "hmac-sha256$p1$x";
         let message = |r: Result<StoredHash<'_>>| r.err().map(|e| e.to_string());

@@ -5,7 +5,7 @@ pub(crate) mod checks;
 mod clock;
 mod copy;
 mod flusher;
-mod id;
+pub(crate) mod id;
 mod lease;
 mod leasing;
 pub(crate) mod postgres;
