@@ -1,20 +1,20 @@
 //! The bounded map behind the verify caches of both backends.
 
-use std::collections::HashMap;
-
 use super::backend::Found;
 use super::id::Id;
+use super::id_map::IdMap;
 
 /// A bounded map whose entries are evicted by the CLOCK (second chance)
 /// policy: an entry used since the hand last passed survives one more round,
 /// so hot keys stay while a scan of cold ones cycles through.
 ///
-/// Everything a hit reads or marks is in the map's own bucket, next to the
-/// id it compares: with a million entries, each further place a hit had to
-/// reach (a slot, the id's text) was one more cache miss per verify. The
+/// Everything a hit reads or marks is in the map's own slot, on one cache
+/// line with the id it compares (see `id_map`): with a million entries,
+/// each further place a hit had to reach (a separate entry, the id's text,
+/// a hash table's array of tags) was one more cache miss per verify. The
 /// ring of ids is read only by the hand, when the map is full.
 pub(crate) struct Clock<S> {
-    index: HashMap<Id, Entry<S>>,
+    index: IdMap<Entry<S>>,
     /// The ids in the order the hand visits them; each entry knows its place.
     ring: Vec<Id>,
     hand: usize,
@@ -30,7 +30,7 @@ struct Entry<S> {
 
 impl<S: PartialEq> Clock<S> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Clock { index: HashMap::new(), ring: Vec::new(), hand: 0, capacity }
+        Clock { index: IdMap::new(), ring: Vec::new(), hand: 0, capacity }
     }
 
     /// The entry for `id` if it is fresh (nothing has committed since it was
@@ -69,7 +69,7 @@ impl<S: PartialEq> Clock<S> {
             return;
         }
         if self.ring.len() < self.capacity {
-            self.index.insert(id.clone(), Entry { place: self.ring.len(), seen, found, used: false });
+            self.index.insert_new(id.clone(), Entry { place: self.ring.len(), seen, found, used: false });
             self.ring.push(id);
             return;
         }
@@ -83,7 +83,7 @@ impl<S: PartialEq> Clock<S> {
             }
             let old = std::mem::replace(&mut self.ring[self.hand], id.clone());
             self.index.remove(&old);
-            self.index.insert(id, Entry { place: self.hand, seen, found, used: false });
+            self.index.insert_new(id, Entry { place: self.hand, seen, found, used: false });
             self.hand = (self.hand + 1) % self.capacity;
             return;
         }
@@ -153,7 +153,7 @@ mod tests {
         c.put("d", header(1), None);
         c.put("e", header(1), None);
         assert_eq!((c.len(), c.index.len()), (3, 3));
-        for (id, e) in &c.index {
+        for (id, e) in c.index.iter() {
             assert_eq!(&c.ring[e.place], id);
         }
     }

@@ -6,6 +6,7 @@ mod clock;
 mod copy;
 mod flusher;
 pub(crate) mod id;
+mod id_map;
 mod lease;
 mod leasing;
 pub(crate) mod postgres;
