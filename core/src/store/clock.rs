@@ -2,7 +2,7 @@
 
 use super::backend::Found;
 use super::id::Id;
-use super::id_map::IdMap;
+use super::id_map::{IdMap, Slot};
 
 /// A bounded map whose entries are evicted by the CLOCK (second chance)
 /// policy: an entry used since the hand last passed survives one more round,
@@ -27,6 +27,11 @@ struct Entry<S> {
     found: Found,
     used: bool,
 }
+
+// One cache line per entry, with the id and its hash, as `id_map` intends,
+// for both caches' tokens: a field added here must not make it two.
+const _: () = assert!(std::mem::size_of::<Slot<Entry<u64>>>() == 64);
+const _: () = assert!(std::mem::size_of::<Slot<Entry<()>>>() == 64);
 
 impl<S: PartialEq> Clock<S> {
     pub(crate) fn new(capacity: usize) -> Self {
