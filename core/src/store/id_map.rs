@@ -48,6 +48,7 @@ impl<V> Slot<V> {
 }
 
 impl<V> IdMap<V> {
+    /// An empty map, with hash keys of its own.
     pub(crate) fn new() -> Self {
         IdMap::with_hasher(RandomState::new())
     }
@@ -58,6 +59,7 @@ impl<V, H: BuildHasher> IdMap<V, H> {
         IdMap { slots: empty_slots(FIRST_SLOTS), len: 0, hasher }
     }
 
+    /// The entries held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -83,6 +85,7 @@ impl<V, H: BuildHasher> IdMap<V, H> {
         }
     }
 
+    /// The value held for `id`, to read or change in place.
     pub(crate) fn get_mut(&mut self, id: &Id) -> Option<&mut V> {
         let i = self.find(id)?;
         self.slots[i].entry.as_mut().map(|(_, v)| v)
@@ -119,6 +122,7 @@ impl<V, H: BuildHasher> IdMap<V, H> {
         }
     }
 
+    /// Takes out the value held for `id`, if any.
     pub(crate) fn remove(&mut self, id: &Id) -> Option<V> {
         let mut hole = self.find(id)?;
         let (_, value) = self.slots[hole].entry.take()?;
@@ -152,6 +156,7 @@ impl<V, H: BuildHasher> IdMap<V, H> {
         }
     }
 
+    /// Every entry, in no particular order.
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Id, &V)> {
         self.slots.iter().filter_map(|s| s.entry.as_ref().map(|(id, v)| (id, v)))
