@@ -5,6 +5,8 @@
 //! `CACHE=rows` sets `verify_cache_size`, `FLUSH_MS` the usage flush
 //! interval; `HOT=1` copies the drawn keys in order before timing (see
 //! below); `LAPS=1` prints the time per 200,000 verifies; with
+//! `PEPPER=1`, keys are hashed with a pepper (HMAC-SHA256), as the README
+//! recommends, in a store file of their own; with
 //! `SPENDER=1`, a second store on the same file spends credits of one key
 //! in a loop meanwhile, so that a commit lands every few tens of
 //! microseconds, as when other processes spend while this one verifies, and
@@ -14,19 +16,25 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use keyhouse::{Config, CreateOptions, Keyhouse};
+use keyhouse::{Config, CreateOptions, Keyhouse, Pepper};
 
 fn main() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (keys, n) = (env("KEYS", 1_000_000), env("N", 1_000_000));
-    let p = std::env::temp_dir().join(format!("vuniform-{keys}.db"));
+    let peppered = env("PEPPER", 0) == 1;
+    let name = if peppered { format!("vuniform-pepper-{keys}") } else { format!("vuniform-{keys}") };
+    let p = std::env::temp_dir().join(format!("{name}.db"));
     let fresh = !p.exists();
     let mut config = Config { verify_cache_size: env("CACHE", 100_000) as u32, ..Config::default() };
+    if peppered {
+        config.pepper = Some(Pepper::new("bench", &[7; 32]).unwrap());
+    }
     if let Some(ms) = std::env::var("FLUSH_MS").ok().and_then(|v| v.parse().ok()) {
         config.usage_flush_interval = std::time::Duration::from_millis(ms);
     }
+    let pepper = config.pepper.clone();
     let kh = Keyhouse::open(&p, config).unwrap();
-    let list = std::env::temp_dir().join(format!("vuniform-{keys}.keys"));
+    let list = std::env::temp_dir().join(format!("{name}.keys"));
     if fresh || !list.exists() {
         let mut all = Vec::with_capacity(keys);
         while all.len() < keys {
@@ -49,7 +57,7 @@ fn main() {
     let spender = (env("SPENDER", 0) == 1).then(|| {
         let (p, stop) = (p.clone(), stop.clone());
         std::thread::spawn(move || {
-            let other = Keyhouse::open(&p, Config::default()).unwrap();
+            let other = Keyhouse::open(&p, Config { pepper, ..Config::default() }).unwrap();
             let paid = other.create(CreateOptions { remaining: Some(i64::MAX / 2), ..Default::default() }).unwrap();
             let (mut spends, mut slowest) = (0u64, std::time::Duration::ZERO);
             while !stop.load(Ordering::Relaxed) {
