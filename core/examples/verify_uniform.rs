@@ -6,7 +6,10 @@
 //! interval; `HOT=1` copies the drawn keys in order before timing (see
 //! below); `LAPS=1` prints the time per 200,000 verifies; with
 //! `PEPPER=1`, keys are hashed with a pepper (HMAC-SHA256), as the README
-//! recommends, in a store file of their own; with
+//! recommends, in a store file of their own; with `FULL=1`, each key has an
+//! owner, a name, two permissions and a little metadata, as a service's
+//! keys do (the plain keys have none, and a verify then copies no text out
+//! of the row), also in a file of their own; with
 //! `SPENDER=1`, a second store on the same file spends credits of one key
 //! in a loop meanwhile, so that a commit lands every few tens of
 //! microseconds, as when other processes spend while this one verifies, and
@@ -18,11 +21,26 @@ use std::sync::Arc;
 
 use keyhouse::{Config, CreateOptions, Keyhouse, Pepper};
 
+/// The `i`th key's options: none, or with `full` what a service's key has.
+fn options(full: bool, i: usize) -> CreateOptions {
+    if !full {
+        return CreateOptions::default();
+    }
+    let metadata = serde_json::json!({ "plan": "pro", "region": "eu-west-1" });
+    CreateOptions {
+        owner_id: Some(format!("org_{:08}", i / 3)),
+        name: Some(format!("production server {i}")),
+        permissions: Some(vec!["files:read".into(), "files:write".into()]),
+        metadata: metadata.as_object().cloned(),
+        ..Default::default()
+    }
+}
+
 fn main() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (keys, n) = (env("KEYS", 1_000_000), env("N", 1_000_000));
-    let peppered = env("PEPPER", 0) == 1;
-    let name = if peppered { format!("vuniform-pepper-{keys}") } else { format!("vuniform-{keys}") };
+    let (peppered, full) = (env("PEPPER", 0) == 1, env("FULL", 0) == 1);
+    let name = format!("vuniform{}{}-{keys}", if peppered { "-pepper" } else { "" }, if full { "-full" } else { "" });
     let p = std::env::temp_dir().join(format!("{name}.db"));
     let fresh = !p.exists();
     let mut config = Config { verify_cache_size: env("CACHE", 100_000) as u32, ..Config::default() };
@@ -39,7 +57,8 @@ fn main() {
         let mut all = Vec::with_capacity(keys);
         while all.len() < keys {
             let batch = (keys - all.len()).min(100_000);
-            all.extend(kh.create_many(vec![CreateOptions::default(); batch]).unwrap().into_iter().map(|c| c.key));
+            let options = (all.len()..all.len() + batch).map(|i| options(full, i)).collect();
+            all.extend(kh.create_many(options).unwrap().into_iter().map(|c| c.key));
         }
         std::fs::write(&list, all.join("\n")).unwrap();
     }

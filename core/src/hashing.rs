@@ -140,40 +140,54 @@ fn split_stored(s: &str) -> Option<(Option<Range<usize>>, [u8; 32])> {
     }
 }
 
-/// A stored hash as a row holds it: the text, and its parts, decoded once
-/// when the row is read. A verify answered from memory then compares
-/// digests without parsing the text again; with a million keys cached, the
-/// text is a cache miss of its own on every verify. For the same reason the
-/// pepper id is copied out of the text, into the row itself (an `Id` holds
-/// up to 22 characters in place).
-#[derive(Clone, Debug)]
-pub(crate) struct RowHash {
-    text: String,
-    /// `split_stored` of `text`, the pepper id copied; `None` when it is
-    /// not a stored hash.
-    parts: Option<(Option<Id>, [u8; 32])>,
+/// A stored hash as a row holds it: decoded once, when the row is read. A
+/// verify answered from memory then compares digests without parsing the
+/// text again; with a million keys cached, the text is a cache miss of its
+/// own on every verify. For the same reason the pepper id is copied into
+/// the row itself (an `Id` holds up to 22 characters in place).
+///
+/// A hash in Keyhouse's form keeps no text: `text` rebuilds it exactly
+/// (the digest's hex is lowercase, the only case `split_stored` accepts),
+/// which saves a cached row the text's allocation, about 100 bytes. Any
+/// other text, which only another tool can have written, is kept as it is,
+/// to be written back unchanged and refused by `stored`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum RowHash {
+    Decoded { pepper_id: Option<Id>, digest: [u8; 32] },
+    Other(String),
 }
 
 impl RowHash {
     pub(crate) fn new(text: String) -> Self {
-        let parts = split_stored(&text).map(|(pepper, digest)| (pepper.map(|r| Id::new(&text[r])), digest));
-        RowHash { parts, text }
+        match split_stored(&text) {
+            Some((pepper, digest)) => {
+                let hash = RowHash::Decoded { pepper_id: pepper.map(|r| Id::new(&text[r])), digest };
+                debug_assert_eq!(hash.text(), text);
+                hash
+            }
+            None => RowHash::Other(text),
+        }
     }
 
-    pub(crate) fn as_str(&self) -> &str {
-        &self.text
+    /// The hash as stored: the text `new` was given.
+    pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            RowHash::Decoded { pepper_id: None, digest } => format!("{SHA256_TAG}${}", hex(digest)).into(),
+            RowHash::Decoded { pepper_id: Some(id), digest } => {
+                format!("{HMAC_TAG}${}${}", id.as_str(), hex(digest)).into()
+            }
+            RowHash::Other(text) => text.as_str().into(),
+        }
     }
 
     /// The hash's parts, as `StoredHash::parse` of the text gives them.
     pub(crate) fn stored(&self) -> Result<StoredHash<'_>> {
-        let (pepper, digest) = self.parts.as_ref().ok_or_else(not_a_stored_hash)?;
-        Ok(StoredHash { pepper_id: pepper.as_ref().map(Id::as_str), digest: *digest })
-    }
-}
-
-impl PartialEq for RowHash {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        match self {
+            RowHash::Decoded { pepper_id, digest } => {
+                Ok(StoredHash { pepper_id: pepper_id.as_ref().map(Id::as_str), digest: *digest })
+            }
+            RowHash::Other(_) => Err(not_a_stored_hash()),
+        }
     }
 }
 
@@ -251,12 +265,19 @@ mod tests {
                 let stored = row.stored().unwrap();
                 assert_eq!((stored.pepper_id, stored.digest), (parsed.pepper_id, parsed.digest));
                 assert!(stored.matches(&g.key, std::slice::from_ref(&p)).unwrap());
-                assert_eq!(row.as_str(), text);
+                assert_eq!(row.text(), text);
+                assert!(matches!(row, RowHash::Decoded { .. }), "no text kept");
             }
         }
         let bad = "hmac-sha256$p1$x";
         let message = |r: Result<StoredHash<'_>>| r.err().map(|e| e.to_string());
         assert!(message(RowHash::new(bad.into()).stored()).is_some());
         assert_eq!(message(RowHash::new(bad.into()).stored()), message(StoredHash::parse(bad)));
+        // Text another tool wrote, in no form Keyhouse reads (upper-case
+        // hex among them), is written back as it was.
+        let upper = hash_key(&g.key, None).unwrap().to_uppercase().replace("SHA256", "sha256");
+        for other in [bad, upper.as_str(), "", "sha256$", "hmac-sha256$$00"] {
+            assert_eq!(RowHash::new(other.into()).text(), other);
+        }
     }
 }

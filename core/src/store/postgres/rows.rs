@@ -109,6 +109,7 @@ impl<C: GenericClient> PgTx<'_, C> {
         let i = &row.info;
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
         let (permissions, metadata) = (to_json(&i.permissions)?, to_json(&i.metadata)?);
+        let hash = row.hash.text();
         let (created, updated) = (i.created_at.as_millis(), i.updated_at.as_millis());
         let (expires, revoked) = (ms(i.expires_at), ms(i.revoked_at));
         let refill_amount = i.refill.map(|r| r.amount);
@@ -121,7 +122,7 @@ impl<C: GenericClient> PgTx<'_, C> {
             &[
                 (&i.id, Type::TEXT),
                 (&i.prefix, Type::TEXT),
-                (&row.hash.as_str(), Type::TEXT),
+                (&hash, Type::TEXT),
                 (&i.owner_id, Type::TEXT),
                 (&i.name, Type::TEXT),
                 (&permissions, Type::TEXT),
@@ -160,7 +161,7 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
             let i = &row.info;
             c.id.push(i.id.as_str());
             c.prefix.push(i.prefix.as_str());
-            c.hash.push(row.hash.as_str());
+            c.hash.push(row.hash.text());
             c.owner_id.push(i.owner_id.as_deref());
             c.name.push(i.name.as_deref());
             c.permissions.push(to_json(&i.permissions)?);
@@ -299,7 +300,7 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
 struct Columns<'a> {
     id: Vec<&'a str>,
     prefix: Vec<&'a str>,
-    hash: Vec<&'a str>,
+    hash: Vec<std::borrow::Cow<'a, str>>,
     owner_id: Vec<Option<&'a str>>,
     name: Vec<Option<&'a str>>,
     permissions: Vec<String>,

@@ -96,7 +96,7 @@ impl KeyRow {
         conn.prepare_cached(sql)?.execute(params![
             i.id,
             i.prefix,
-            self.hash.as_str(),
+            self.hash.text(),
             i.owner_id,
             i.name,
             to_json(&i.permissions)?,
