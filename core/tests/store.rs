@@ -59,6 +59,46 @@ fn create_get_and_verify() {
 }
 
 #[test]
+fn metadata_comes_back_whole_on_every_path_of_a_file_store() {
+    // A file store caches rows, which hold the metadata as text: every
+    // path that hands out a key's info must give the whole map back.
+    let dir = TempDir::new("metadata");
+    let kh = Keyhouse::open(dir.path().join("keyhouse.db"), Config::default()).unwrap();
+    let map = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let m = map(serde_json::json!({"plan": "pro", "limits": {"seats": [1, 2.5, null, true]}, "note": "é\n🔑"}));
+    let with = |remaining| CreateOptions { metadata: Some(m.clone()), remaining, ..Default::default() };
+    let (plain, paid) = (kh.create(with(None)).unwrap(), kh.create(with(Some(5))).unwrap());
+    assert_eq!(plain.info.metadata, m);
+    // The first verify reads the row; the others are answered from the cache.
+    for _ in 0..3 {
+        assert_eq!(kh.verify(&plain.key, &[], 1).unwrap().key.unwrap().metadata, m);
+        assert_eq!(kh.verify(&paid.key, &[], 1).unwrap().key.unwrap().metadata, m);
+    }
+    let refused = kh.verify(&plain.key, &["admin"], 1).unwrap();
+    assert_eq!((refused.outcome, refused.key.unwrap().metadata), (Outcome::InsufficientPermissions, m.clone()));
+    assert_eq!(kh.get(&plain.info.id).unwrap().metadata, m);
+    let listed = kh.list(&ListOptions::default()).unwrap().keys;
+    assert!(listed.len() == 2 && listed.iter().all(|k| k.metadata == m));
+    assert_eq!(kh.roll(&paid.info.id, Duration::from_secs(60)).unwrap().info.metadata, m);
+    let changed = map(serde_json::json!({"plan": "team"}));
+    let update = |m: &serde_json::Map<_, _>| UpdateOptions { metadata: Some(m.clone()), ..Default::default() };
+    assert_eq!(kh.update(&plain.info.id, update(&changed)).unwrap().metadata, changed);
+    assert_eq!(kh.verify(&plain.key, &[], 1).unwrap().key.unwrap().metadata, changed);
+    assert_eq!(kh.revoke(&plain.info.id).unwrap().metadata, changed);
+    let revoked = kh.verify(&plain.key, &[], 1).unwrap();
+    assert_eq!((revoked.outcome, revoked.key.unwrap().metadata), (Outcome::Revoked, changed));
+    assert!(kh.update(&plain.info.id, update(&Default::default())).unwrap().metadata.is_empty());
+    assert!(kh.get(&plain.info.id).unwrap().metadata.is_empty());
+
+    // The JSON parser refuses more than 128 levels, so the store does too.
+    let nested = |depth| (0..depth).fold(serde_json::json!("leaf"), |v, _| serde_json::json!({ "n": v }));
+    let deep = CreateOptions { metadata: Some(map(nested(200))), ..Default::default() };
+    assert_eq!(kh.create(deep).unwrap_err().code(), ErrorCode::InvalidArgument);
+    let fine = kh.create(CreateOptions { metadata: Some(map(nested(100))), ..Default::default() }).unwrap();
+    assert_eq!(kh.get(&fine.info.id).unwrap().metadata, map(nested(100)));
+}
+
+#[test]
 fn wrong_secret_for_a_real_id_is_not_found() {
     let kh = memory();
     let c = kh.create(CreateOptions::default()).unwrap();

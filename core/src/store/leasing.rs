@@ -44,7 +44,7 @@ impl Keyhouse {
                         row.info.remaining = remaining;
                         row.info.last_refill_at = last_refill_at;
                     }
-                    let mut result = self.admit(row.info, row.seq, None, None, now, io)?;
+                    let mut result = self.admit(row.info.into_info(), row.seq, None, None, now, io)?;
                     result.rate_limit = rate_limit;
                     return Ok(Some(result));
                 }

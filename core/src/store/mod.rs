@@ -13,6 +13,8 @@ pub(crate) mod postgres;
 mod prefetch;
 mod roll;
 pub(crate) mod row;
+mod row_info;
+use row_info::MetadataText;
 pub(crate) mod sqlite;
 mod usage;
 pub(crate) mod verifying;
@@ -154,7 +156,7 @@ impl Keyhouse {
             }
             tx.insert_many(&order, false).map(drop)
         })?;
-        Ok(built.into_iter().map(|(key, row)| CreatedKey { key, info: row.info }).collect())
+        Ok(built.into_iter().map(|(key, row)| CreatedKey { key, info: row.info.into_info() }).collect())
     }
 
     /// The key with this id. A key in its grace period after a roll shows
@@ -240,7 +242,7 @@ impl Keyhouse {
                 info.permissions = dedup(p);
             }
             if let Some(m) = options.metadata {
-                info.metadata = m;
+                info.metadata = MetadataText::new(&m);
             }
             if let Some(e) = options.expires_at {
                 info.expires_at = e;
@@ -465,7 +467,7 @@ impl Keyhouse {
             };
             row.info.remaining = Some(r.saturating_add(held));
         }
-        row.info
+        row.info.into_info()
     }
 
     /// Runs `f`, a write that changes key `id`, on its row (NOT_FOUND if

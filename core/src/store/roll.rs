@@ -90,7 +90,7 @@ impl Keyhouse {
             tx.insert(&new)?;
             // Earlier generations still in their grace period follow the balance.
             tx.relink_limit_source(id, &new.info.id)?;
-            Ok(CreatedKey { key: generated.key, info: new.info })
+            Ok(CreatedKey { key: generated.key, info: new.info.into_info() })
         })
     }
 }

@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use super::checks::{MAX_RATE_LIMIT, MAX_WINDOW};
 use super::id::Id;
+use super::row_info::{MetadataText, RowInfo};
 use super::usage::UsageSlot;
 use crate::error::{Error, Result};
 use crate::hashing::RowHash;
-use crate::model::{KeyInfo, RateLimit, Refill};
+use crate::model::{KeyInfo, Metadata, RateLimit, Refill};
 use crate::permissions::validate_grants;
 use crate::time::{duration_millis, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::Timestamp;
@@ -15,7 +16,7 @@ use crate::Timestamp;
 /// A stored key: its info plus what only the store sees.
 #[derive(Clone, Debug)]
 pub(crate) struct KeyRow {
-    pub info: KeyInfo,
+    pub info: RowInfo,
     pub hash: RowHash,
     /// `info.prefix` again, held in the row itself (see `prefix`). Private,
     /// so that only `KeyRow::new` sets it.
@@ -134,13 +135,14 @@ impl KeyRow {
         if validate_grants(&permissions).is_err() {
             return Err(corrupt("permissions"));
         }
+        let metadata = MetadataText::from_stored(s.metadata)?;
         let info = KeyInfo {
             id: s.id,
             prefix: s.prefix,
             owner_id: s.owner_id,
             name: s.name,
             permissions,
-            metadata: serde_json::from_str(s.metadata).map_err(|e| bad_json("metadata", e))?,
+            metadata: Metadata::new(),
             enabled: s.enabled,
             created_at: time(s.created_at, "created_at")?,
             updated_at: time(s.updated_at, "updated_at")?,
@@ -154,6 +156,7 @@ impl KeyRow {
             rate_limit,
         };
         let mut row = KeyRow::new(info, RowHash::new(s.hash));
+        row.info.metadata = metadata;
         (row.rate_tat, row.limit_source, row.seq, row.version, row.limit_epoch) =
             (s.rate_tat, s.limit_source, s.seq, s.version, s.limit_epoch);
         Ok(row)
@@ -173,7 +176,7 @@ impl KeyRow {
     pub(crate) fn new(info: KeyInfo, hash: RowHash) -> KeyRow {
         KeyRow {
             prefix_in_place: Id::new(&info.prefix),
-            info,
+            info: RowInfo::new(info),
             hash,
             rate_tat: None,
             limit_source: None,

@@ -6,6 +6,7 @@ use super::backend::Tx;
 use super::lease::{Lease, Renewal};
 use super::prefetch::prefetch;
 use super::row::KeyRow;
+use super::row_info::RowInfo;
 use super::usage::UsageCell;
 use super::Keyhouse;
 use crate::error::{Error, Result};
@@ -145,7 +146,7 @@ impl Keyhouse {
         // its uses in its cell.
         let shared_seq = shared.seq;
         match Arc::try_unwrap(shared) {
-            Ok(row) => self.admit(row.info, shared_seq, None, new_hash.as_deref(), now, io),
+            Ok(row) => self.admit(row.info.into_info(), shared_seq, None, new_hash.as_deref(), now, io),
             Err(shared) => {
                 let info = info_as_proved(&shared.info, parts.id, parts.prefix);
                 self.admit(info, shared_seq, Some(shared.usage.cell()), new_hash.as_deref(), now, io)
@@ -307,7 +308,7 @@ impl Keyhouse {
                 }
                 row.info.remaining = shown;
                 self.usage.overlay(&mut row.info);
-                Ok(VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
+                Ok(VerifyResult { key: Some(row.info.into_info()), rate_limit, ..VerifyResult::bare(Outcome::Valid) })
             }
             Limits::Refused { outcome, retry_after, rate_limit } => {
                 if let Some(r) = renewal {
@@ -317,7 +318,13 @@ impl Keyhouse {
                     r.granted = Some(Lease::refusal(&row, now));
                 }
                 self.usage.overlay(&mut row.info);
-                Ok(VerifyResult { outcome, key: Some(row.info), malformed_reason: None, retry_after, rate_limit })
+                Ok(VerifyResult {
+                    outcome,
+                    key: Some(row.info.into_info()),
+                    malformed_reason: None,
+                    retry_after,
+                    rate_limit,
+                })
             }
         }
     }
@@ -334,7 +341,7 @@ impl Keyhouse {
         let rate_limit = peek_rate_limit(&row, now);
         apply_refill(&mut row.info, now);
         self.usage.overlay(&mut row.info);
-        VerifyResult { key: Some(row.info), rate_limit, ..VerifyResult::bare(outcome) }
+        VerifyResult { key: Some(row.info.into_info()), rate_limit, ..VerifyResult::bare(outcome) }
     }
 
     fn flush_if_due(&self, now: Timestamp) {
@@ -385,8 +392,8 @@ pub(crate) fn same_secret(a: &KeyRow, b: &KeyRow) -> bool {
 /// key just proved against it: the same text (the lookup matched the id,
 /// `authenticate` the prefix), but read from the request, not from the
 /// row's own strings, which with a million keys cached are two cache
-/// misses per verify.
-fn info_as_proved(info: &KeyInfo, id: &str, prefix: &str) -> KeyInfo {
+/// misses per verify. The metadata is parsed from the row's text.
+fn info_as_proved(info: &RowInfo, id: &str, prefix: &str) -> KeyInfo {
     debug_assert!(info.id == id && info.prefix == prefix);
     KeyInfo {
         id: id.to_owned(),
@@ -394,7 +401,7 @@ fn info_as_proved(info: &KeyInfo, id: &str, prefix: &str) -> KeyInfo {
         owner_id: info.owner_id.clone(),
         name: info.name.clone(),
         permissions: info.permissions.clone(),
-        metadata: info.metadata.clone(),
+        metadata: info.metadata.parse(),
         enabled: info.enabled,
         created_at: info.created_at,
         updated_at: info.updated_at,

@@ -108,7 +108,7 @@ impl<C: GenericClient> PgTx<'_, C> {
     fn update_key(&mut self, row: &KeyRow) -> Result<bool> {
         let i = &row.info;
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
-        let (permissions, metadata) = (to_json(&i.permissions)?, to_json(&i.metadata)?);
+        let (permissions, metadata) = (to_json(&i.permissions)?, i.metadata.as_json());
         let hash = row.hash.text();
         let (created, updated) = (i.created_at.as_millis(), i.updated_at.as_millis());
         let (expires, revoked) = (ms(i.expires_at), ms(i.revoked_at));
@@ -165,7 +165,7 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
             c.owner_id.push(i.owner_id.as_deref());
             c.name.push(i.name.as_deref());
             c.permissions.push(to_json(&i.permissions)?);
-            c.metadata.push(to_json(&i.metadata)?);
+            c.metadata.push(i.metadata.as_json());
             c.enabled.push(i.enabled);
             c.created_at.push(i.created_at.as_millis());
             c.updated_at.push(i.updated_at.as_millis());
@@ -304,7 +304,7 @@ struct Columns<'a> {
     owner_id: Vec<Option<&'a str>>,
     name: Vec<Option<&'a str>>,
     permissions: Vec<String>,
-    metadata: Vec<String>,
+    metadata: Vec<&'a str>,
     enabled: Vec<bool>,
     created_at: Vec<i64>,
     updated_at: Vec<i64>,

@@ -71,7 +71,7 @@ impl Postgres {
                     return Ok(kh.refused(row, outcome, now));
                 }
                 if !has_limits(&row) {
-                    return kh.admit(row.info, row.seq, None, new_hash.as_deref(), now, true);
+                    return kh.admit(row.info.into_info(), row.seq, None, new_hash.as_deref(), now, true);
                 }
                 reload_source = true;
             }
@@ -117,7 +117,7 @@ impl Postgres {
                     if let Some(src) = &source {
                         row.show_balance_of(src);
                     }
-                    let mut result = kh.admit(row.info, row.seq, None, new_hash.as_deref(), now, true)?;
+                    let mut result = kh.admit(row.info.into_info(), row.seq, None, new_hash.as_deref(), now, true)?;
                     result.rate_limit = rate_limit;
                     return Ok(result);
                 }

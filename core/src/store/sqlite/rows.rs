@@ -100,7 +100,7 @@ impl KeyRow {
             i.owner_id,
             i.name,
             to_json(&i.permissions)?,
-            to_json(&i.metadata)?,
+            i.metadata.as_json(),
             i.enabled,
             i.created_at.as_millis(),
             i.updated_at.as_millis(),
