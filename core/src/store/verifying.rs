@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::backend::Tx;
 use super::lease::{Lease, Renewal};
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, prefetch_start};
 use super::row::KeyRow;
 use super::row_info::RowInfo;
 use super::usage::UsageCell;
@@ -194,6 +194,16 @@ impl Keyhouse {
     #[allow(clippy::option_option)]
     pub(crate) fn authenticate(&self, key: &str, prefix: &str, row: &KeyRow) -> Result<Option<Option<String>>> {
         let stored = row.hash.stored().map_err(|_| Error::Store(format!("key {} has a corrupt hash", row.info.id)))?;
+        // The row's line that holds its hash has arrived, and so, most
+        // likely, its others (see `verify_inner`): start loading the text a
+        // result copies out of the row, to arrive while the key is hashed.
+        let info = &row.info;
+        for text in
+            [info.owner_id.as_deref(), info.name.as_deref(), Some(info.metadata.as_json())].into_iter().flatten()
+        {
+            prefetch_start(text.as_bytes());
+        }
+        prefetch_start(&info.permissions);
         // A hash made with a pepper that is no longer configured cannot
         // match any key this store accepts; that is the client's NOT_FOUND,
         // not an error a forged key could raise.
