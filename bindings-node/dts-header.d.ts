@@ -44,7 +44,7 @@ export interface KeyhouseConfig {
   busyTimeout?: number
   /** Whether a verify re-hashes, with `pepper`, a key whose stored hash uses an older pepper (or none). Default true. */
   rehashOnVerify?: boolean
-  /** How many keys the verify cache holds (about 1 KB each). Default 100,000; 0 turns it off. */
+  /** How many keys the verify cache holds (0.75–1 KB each). Default 100,000; 0 turns it off. */
   verifyCacheSize?: number
   /** PostgreSQL: the most connections the store opens for requests. Default 8. */
   poolSize?: number

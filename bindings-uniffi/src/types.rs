@@ -415,7 +415,7 @@ pub struct Config {
     /// to the store; 1 s when unset.
     #[uniffi(default)]
     pub lease_idle: Option<TimeSpan>,
-    /// How many keys the verify cache holds (about 1 KB each); 100,000
+    /// How many keys the verify cache holds (0.75–1 KB each); 100,000
     /// when unset, and 0 turns it off.
     #[uniffi(default)]
     pub verify_cache_size: Option<i64>,
