@@ -48,7 +48,8 @@ pub struct Config {
     /// How many keys the verify cache holds, each as read from the store
     /// (with its index, about 750 bytes for a key with no name, owner or
     /// metadata, and about 1 KB for one with an owner, a name, two
-    /// permissions and two metadata entries). Verifies of cached keys read nothing. Default 100,000;
+    /// permissions and two metadata entries; more for longer names, more
+    /// permissions or more metadata). Verifies of cached keys read nothing. Default 100,000;
     /// 0 turns the cache off, so that every verify reads the store. As many
     /// keys at most count their uses in a cell of their own (48 bytes, kept
     /// until the next usage flush) rather than under the usage map's lock.
@@ -205,9 +206,10 @@ impl Config {
 
 /// The most connections one store's pool may hold.
 const MAX_POOL_SIZE: u32 = 1000;
-/// Keys a verify cache holds unless told otherwise: 75–100 MB at most.
+/// Keys a verify cache holds unless told otherwise: 75–100 MB for keys
+/// like those of `Config::verify_cache_size`'s doc, more for bigger ones.
 const DEFAULT_VERIFY_CACHE_SIZE: u32 = 100_000;
-/// The largest verify cache allowed: 7.5–10 GB.
+/// The largest verify cache allowed: 7.5–10 GB for such keys.
 const MAX_VERIFY_CACHE_SIZE: u32 = 10_000_000;
 /// The longest timeout or staleness bound accepted.
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);

@@ -201,7 +201,8 @@ pub struct CreateOptions {
     pub expires_at: Option<Timestamp>,
     /// Granted permissions; the config's `default_permissions` when unset.
     pub permissions: Option<Vec<String>>,
-    /// Caller-defined data.
+    /// Caller-defined data: at most 16 KiB as JSON, with objects and arrays
+    /// nested fewer than 128 deep.
     pub metadata: Option<Metadata>,
     /// Credits; unset means unlimited use. With a refill and no value, starts at the refill amount.
     pub remaining: Option<i64>,

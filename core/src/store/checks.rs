@@ -89,17 +89,19 @@ pub(crate) fn parse_cursor(c: &str) -> Result<(i64, String)> {
 
 /// Ensures `metadata` fits the store's size bound, and reads back: the
 /// store keeps it as JSON text and parses it for every read, and the JSON
-/// parser refuses values nested more than 128 deep, which a map built in a
+/// parser refuses values nested 128 or more deep, which a map built in a
 /// binding (a Python dict) can be.
 pub(crate) fn validate_metadata(metadata: &Metadata) -> Result<()> {
     const MAX_METADATA_BYTES: usize = 16 * 1024;
-    let text = serde_json::to_string(metadata).unwrap_or_default();
+    let Ok(text) = serde_json::to_string(metadata) else {
+        return Err(Error::invalid("metadata cannot be written as JSON"));
+    };
     if text.len() > MAX_METADATA_BYTES {
         let len = text.len();
         return Err(Error::invalid(format!("metadata is {len} bytes as JSON; the limit is {MAX_METADATA_BYTES}")));
     }
     if serde_json::from_str::<Metadata>(&text).is_err() {
-        return Err(Error::invalid("metadata nests more than 128 levels deep"));
+        return Err(Error::invalid("metadata nests objects or arrays 128 or more deep"));
     }
     Ok(())
 }

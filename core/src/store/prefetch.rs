@@ -19,7 +19,7 @@ pub(crate) fn prefetch_start<T>(items: &[T]) {
 /// Starts loading every cache line of the `len` bytes at `start`.
 fn prefetch_bytes(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
-    {
+    if len > 0 {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         const LINE: usize = 64;
         let start = start.cast::<i8>();

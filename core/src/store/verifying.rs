@@ -141,7 +141,7 @@ impl Keyhouse {
             return self.verify_leased(book, Arc::unwrap_or_clone(shared), new_hash, asked, now, io);
         }
         // The caller gets the info alone: copying the rest of a cached row
-        // (its hash text) would be one more cold read per verify. A row
+        // (its hash, `limit_source`) would only add work per verify. A row
         // that is shared is a cache's (or was, until lately), and counts
         // its uses in its cell.
         let shared_seq = shared.seq;
