@@ -49,10 +49,11 @@ pub struct Config {
     /// (with its index, about 750 bytes for a key with no name, owner or
     /// metadata, and about 1 KB for one with an owner, a name, two
     /// permissions and two metadata entries; more for longer names, more
-    /// permissions or more metadata). Verifies of cached keys read nothing. Default 100,000;
-    /// 0 turns the cache off, so that every verify reads the store. As many
-    /// keys at most count their uses in a cell of their own (48 bytes, kept
-    /// until the next usage flush) rather than under the usage map's lock.
+    /// permissions or more metadata). Verifies of cached keys read nothing.
+    /// Default 100,000; 0 turns the cache off, so that every verify reads
+    /// the store. As many keys at most count their uses in a cell of their
+    /// own (48 bytes, kept until the next usage flush) rather than under
+    /// the usage map's lock.
     pub verify_cache_size: u32,
     /// PostgreSQL: the most connections a store opens for requests (the
     /// listener has one more). Default 8.
