@@ -46,7 +46,7 @@ pub struct Config {
     /// store (a service that lacks the CLI's pepper would then reject it).
     pub rehash_on_verify: bool,
     /// How many keys the verify cache holds, each as read from the store
-    /// (with its index, about 750 bytes for a key with no name, owner or
+    /// (with its index, about 770 bytes for a key with no name, owner or
     /// metadata, and about 1 KB for one with an owner, a name, two
     /// permissions and two metadata entries; more for longer names, more
     /// permissions or more metadata). Verifies of cached keys read nothing.
