@@ -1,7 +1,7 @@
 """Keyhouse.verify against a hand-written pure-Python baseline, in one run.
 
     python bindings-python/bench/bench_verify.py [--keys N ...] [--dist one|uniform|zipf ...]
-        [--cache ROWS] [--warm] [--flush-interval S] [--hot]
+        [--cache ROWS] [--warm] [--flush-interval S] [--hot] [--full]
 
 --cache sets verify_cache_size; --warm verifies every key once, with both,
 before timing, so that the timed passes see the steady state of a service
@@ -12,7 +12,10 @@ million keys' usage beside them. --hot gives each pass new key strings,
 made in draw order, as a server makes them from the requests it reads:
 otherwise each draw also reads the original string, at a random place
 in a heap that at a million keys is far larger than the CPU's caches, a
-miss that baseline and Keyhouse both pay and neither causes.
+miss that baseline and Keyhouse both pay and neither causes. --full gives
+every key an owner, a name, two permissions and two metadata entries, as a
+service's keys have, which each VALID result then carries into Python; the
+baseline still reads the hash alone.
 
 The baseline does the least a Python service would: hashlib.sha256 of the
 key, a sqlite3 SELECT of the stored hash by id, and hmac.compare_digest, on
@@ -92,16 +95,31 @@ def main() -> None:
     ap.add_argument("--warm", action="store_true", help="verify every key once before timing")
     ap.add_argument("--flush-interval", type=float, default=None, help="usage_flush_interval in seconds")
     ap.add_argument("--hot", action="store_true", help="new key strings in draw order for each pass")
+    ap.add_argument("--full", action="store_true", help="keys with an owner, a name, permissions and metadata")
     args = ap.parse_args()
     print(f"{'keys':>9} {'access':>8} {'floor µs':>9} {'Keyhouse µs':>12} {'speed-up':>9} {'RSS MiB':>8}")
     for n in args.keys:
         for dist in args.dist:
-            base, ours, rss = measure(n, dist, args.calls, args.repeats, args.cache, args.warm, args.flush_interval, args.hot)
+            base, ours, rss = measure(
+                n, dist, args.calls, args.repeats, args.cache, args.warm, args.flush_interval, args.hot, args.full
+            )
             print(f"{n:>9} {dist:>8} {base * 1e6:>9.2f} {ours * 1e6:>12.2f} {base / ours:>8.2f}x {rss / 1024:>8.0f}", flush=True)
     print(f"import keyhouse: {import_time() * 1e3:.2f} ms (median of 7 fresh interpreters)")
 
 
-def measure(n: int, dist: str, calls: int, repeats: int, cache, warm: bool, flush_interval=None, hot=False):
+def key_options(i: int, full: bool) -> dict:
+    """The options of the i-th key: none, or with `full` what a service's key has."""
+    if not full:
+        return {}
+    return {
+        "owner_id": f"org_{i // 3:08}",
+        "name": f"production server {i}",
+        "permissions": ["files:read", "files:write"],
+        "metadata": {"plan": "pro", "region": "eu-west-1"},
+    }
+
+
+def measure(n: int, dist: str, calls: int, repeats: int, cache, warm: bool, flush_interval=None, hot=False, full=False):
     """Median seconds per verify for the floor and for Keyhouse, on n-key
     WAL files, drawing keys by `dist`; and the process's RSS at the end."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +127,8 @@ def measure(n: int, dist: str, calls: int, repeats: int, cache, warm: bool, flus
         kh = keyhouse.Keyhouse(os.path.join(tmp, "keyhouse.db"), verify_cache_size=cache, **options)
         plain_keys = []
         for start in range(0, n, 100_000):
-            plain_keys += [c.key for c in kh.create_many([{} for _ in range(min(100_000, n - start))])]
+            batch = [key_options(i, full) for i in range(start, min(n, start + 100_000))]
+            plain_keys += [c.key for c in kh.create_many(batch)]
         db = baseline_store(os.path.join(tmp, "baseline.db"), plain_keys)
         select = "SELECT hash FROM keys WHERE id = ?"
         # Fresh draws for every pass: reusing one list would cycle through
