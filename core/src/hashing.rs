@@ -78,10 +78,14 @@ pub fn verify_hash(key: &str, stored_hash: &str, peppers: &[Pepper]) -> Result<b
 }
 
 pub(crate) fn hash_key_unchecked(key: &str, pepper: Option<&Pepper>) -> String {
-    let digest = digest(key, pepper);
-    match pepper {
-        None => format!("{SHA256_TAG}${}", hex(&digest)),
-        Some(p) => format!("{HMAC_TAG}${}${}", p.id, hex(&digest)),
+    stored_text(pepper.map(Pepper::id), &digest(key, pepper))
+}
+
+/// A stored hash's text: `sha256$<hex>`, or `hmac-sha256$<pepper id>$<hex>`.
+fn stored_text(pepper_id: Option<&str>, digest: &[u8; 32]) -> String {
+    match pepper_id {
+        None => format!("{SHA256_TAG}${}", hex(digest)),
+        Some(id) => format!("{HMAC_TAG}${id}${}", hex(digest)),
     }
 }
 
@@ -172,10 +176,7 @@ impl RowHash {
     /// The hash as stored: the text `new` was given.
     pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            RowHash::Decoded { pepper_id: None, digest } => format!("{SHA256_TAG}${}", hex(digest)).into(),
-            RowHash::Decoded { pepper_id: Some(id), digest } => {
-                format!("{HMAC_TAG}${}${}", id.as_str(), hex(digest)).into()
-            }
+            RowHash::Decoded { pepper_id, digest } => stored_text(pepper_id.as_ref().map(Id::as_str), digest).into(),
             RowHash::Other(text) => text.as_str().into(),
         }
     }

@@ -250,6 +250,6 @@ fn corrupt(what: &str) -> Error {
     Error::Store(format!("stored {what} is out of range: the row was not written by Keyhouse"))
 }
 
-fn bad_json(what: &str, e: serde_json::Error) -> Error {
+pub(crate) fn bad_json(what: &str, e: serde_json::Error) -> Error {
     Error::Store(format!("stored {what} is not valid JSON: {e}"))
 }

@@ -15,7 +15,8 @@ use std::ops::{Deref, DerefMut};
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use super::row::bad_json;
+use crate::error::Result;
 use crate::model::{KeyInfo, Metadata};
 
 /// [`KeyInfo`] with its metadata as text. It reads as a `KeyInfo` (through
@@ -76,8 +77,7 @@ impl MetadataText {
     /// Metadata text from the store: refused unless it is a JSON object,
     /// then held as written (it parses to the same map either way).
     pub(crate) fn from_stored(text: &str) -> Result<MetadataText> {
-        let map: Metadata =
-            serde_json::from_str(text).map_err(|e| Error::Store(format!("stored metadata is not valid JSON: {e}")))?;
+        let map: Metadata = serde_json::from_str(text).map_err(|e| bad_json("metadata", e))?;
         Ok(if map.is_empty() { MetadataText(None) } else { MetadataText(Some(text.into())) })
     }
 
