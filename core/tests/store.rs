@@ -787,6 +787,42 @@ fn a_flush_keeps_cached_usage_counts_right() {
     assert_eq!(kh.verify(&k.key, &[], 1).unwrap().key.unwrap().usage_count, 5);
 }
 
+/// A flush finds each key by the row number it was read under only while
+/// that number still holds the key: after another tool renumbered rows (as
+/// restoring a backup whose keys were inserted in another order does) or
+/// deleted one, usage still reaches the key it belongs to, and no other.
+#[test]
+fn a_flush_finds_its_keys_by_id_once_their_rows_were_renumbered() {
+    let dir = TempDir::new("flush-renumbered");
+    let kh = Keyhouse::open(dir.db(), Config::default()).unwrap();
+    let [a, b, c, d]: [_; 4] = std::array::from_fn(|_| kh.create(CreateOptions::default()).unwrap());
+    for (k, times) in [(&a, 3), (&b, 5), (&c, 2), (&d, 7)] {
+        for _ in 0..times {
+            assert!(kh.verify(&k.key, &[], 1).unwrap().is_valid());
+        }
+    }
+    let other = Connection::open(dir.db()).unwrap();
+    let seq = |id: &str| -> i64 { other.query_row("SELECT seq FROM keys WHERE id = ?1", [id], |r| r.get(0)).unwrap() };
+    let (sa, sb) = (seq(&a.info.id), seq(&b.info.id));
+    other
+        .execute_batch(&format!(
+            "BEGIN; \
+             UPDATE keys SET seq = -1 WHERE seq = {sa}; UPDATE keys SET seq = {sa} WHERE seq = {sb}; \
+             UPDATE keys SET seq = {sb} WHERE seq = -1; \
+             UPDATE key_state SET seq = -1 WHERE seq = {sa}; UPDATE key_state SET seq = {sa} WHERE seq = {sb}; \
+             UPDATE key_state SET seq = {sb} WHERE seq = -1; \
+             DELETE FROM keys WHERE id = '{}'; COMMIT;",
+            c.info.id
+        ))
+        .unwrap();
+    assert_eq!((seq(&a.info.id), seq(&b.info.id)), (sb, sa));
+    kh.flush().unwrap();
+    let stored = |k: &keyhouse::CreatedKey| stored_usage(&other, &k.info.id);
+    assert_eq!((stored(&a), stored(&b), stored(&d)), (3, 5, 7));
+    assert_eq!(kh.get(&a.info.id).unwrap().usage_count, 3);
+    assert_eq!(kh.get(&c.info.id).unwrap_err().code(), ErrorCode::NotFound);
+}
+
 #[test]
 fn cached_verify_keeps_counting_usage_and_honours_expiry() {
     let dir = TempDir::new("cache-usage");

@@ -41,7 +41,8 @@ pub(crate) struct Pending {
     pub count: u64,
     pub last_used_at: i64,
     /// The key's row number (`KeyRow::seq`) as last read, which orders a
-    /// flush. Only an order: the write finds the row by id.
+    /// flush. Only a hint: a SQLite flush looks there first and takes the
+    /// row only if it still holds this key's id, else finds it by id.
     pub seq: i64,
 }
 
