@@ -6,7 +6,6 @@
 //! in the neutral part and in the pure modules `verify`, `ratelimit` and
 //! `permissions`, so that both backends answer every request the same way.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::id::Id;
@@ -143,5 +142,6 @@ impl dyn Backend + '_ {
     }
 }
 
-/// A batch of pending usage, as `UsageBuffer::flush` hands it out.
-pub(crate) type UsageBatch = HashMap<Id, Pending>;
+/// A batch of pending usage, as `UsageBuffer::flush` hands it out: each
+/// key once, in the order of their row numbers (`Pending::seq`).
+pub(crate) type UsageBatch = [(Id, Pending)];

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::backend::UsageBatch;
 use super::id::Id;
 use crate::error::Result;
 use crate::model::KeyInfo;
@@ -297,13 +298,13 @@ impl UsageBuffer {
     ///
     /// With `pause`, waits between two transactions for as long as the first
     /// one took (see [`MAX_PAUSE`]), for stores with one write lock.
-    pub(crate) fn flush(&self, pause: bool, mut write: impl FnMut(&HashMap<Id, Pending>) -> Result<()>) -> Result<()> {
+    pub(crate) fn flush(&self, pause: bool, mut write: impl FnMut(&UsageBatch) -> Result<()>) -> Result<()> {
         // Guards nothing a panic could leave half-done: the counts are put back.
         let _flushing = self.flushing.lock().unwrap_or_else(|e| e.into_inner());
         let taken = std::mem::take(&mut *self.lock());
         // Outside the lock: a cell counts until it is taken, and this flush
         // writes what it counted by then; later uses go to the map.
-        let batch: HashMap<Id, Pending> = taken
+        let mut in_order: Vec<(Id, Pending)> = taken
             .map
             .into_iter()
             .map(|(id, mut entry)| {
@@ -313,36 +314,30 @@ impl UsageBuffer {
                 (id, entry.counted)
             })
             .collect();
-        let mut rest = Vec::new().into_iter();
-        let mut chunk = if batch.len() <= FLUSH_CHUNK {
-            batch
-        } else {
-            let mut in_order: Vec<(Id, Pending)> = batch.into_iter().collect();
-            in_order.sort_unstable_by_key(|(_, p)| p.seq);
-            rest = in_order.into_iter();
-            rest.by_ref().take(FLUSH_CHUNK).collect()
-        };
-        while !chunk.is_empty() {
+        in_order.sort_unstable_by_key(|(_, p)| p.seq);
+        let mut done = 0;
+        while done < in_order.len() {
+            let end = in_order.len().min(done + FLUSH_CHUNK);
             let started = std::time::Instant::now();
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&chunk))) {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(&in_order[done..end]))) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    self.put_back(chunk.into_iter().chain(rest));
+                    self.put_back(in_order.drain(done..));
                     return Err(e);
                 }
                 Err(panic) => {
-                    self.put_back(chunk.into_iter().chain(rest));
+                    self.put_back(in_order.drain(done..));
                     std::panic::resume_unwind(panic);
                 }
             }
-            if pause && rest.len() > 0 {
+            done = end;
+            if pause && done < in_order.len() {
                 // Leave the database's write lock free for as long as this
                 // chunk held it: writers of other processes wait in SQLite's
                 // busy handler, which polls (up to 100 ms apart), and would
                 // rarely land in a gap of microseconds.
                 std::thread::sleep(started.elapsed().min(MAX_PAUSE));
             }
-            chunk = rest.by_ref().take(FLUSH_CHUNK).collect();
         }
         Ok(())
     }
@@ -552,7 +547,7 @@ mod tests {
         let (mut chunks, mut spans) = (Vec::new(), Vec::new());
         let failed = usage.flush(true, |chunk| {
             chunks.push(chunk.len());
-            let seqs = || chunk.values().map(|p| p.seq);
+            let seqs = || chunk.iter().map(|(_, p)| p.seq);
             spans.push((seqs().min().unwrap(), seqs().max().unwrap()));
             match chunks.len() {
                 2 => Err(Error::Store("the second transaction fails".into())),

@@ -256,18 +256,18 @@ mod tests {
         let cache = PgCache::new(0, Instant::now(), Duration::from_secs(60), 10);
         let row = |usage| Ok(Some(Arc::new(KeyRow::for_tests("a", usage))));
         cache.get_or_load("a", || row(0)).unwrap();
-        let batch = UsageBatch::from([(Id::new("a"), Pending { count: 5, last_used_at: 9, seq: 1 })]);
+        let batch: &UsageBatch = &[(Id::new("a"), Pending { count: 5, last_used_at: 9, seq: 1 })];
         let write = cache.usage_write_begins();
         // Read while the write runs: it may hold the write or not.
         cache.forget("a");
         assert_eq!(cache.get_or_load("a", || row(5)).unwrap().found.unwrap().info.usage_count, 5);
         assert_eq!(usage_of(&cache, "a"), None, "not kept");
-        cache.usage_write_ends(write, Some(&batch));
+        cache.usage_write_ends(write, Some(batch));
         cache.get_or_load("a", || row(5)).unwrap();
         assert_eq!(usage_of(&cache, "a"), Some(5), "read after the write: kept as read");
         // A row cached before a write gets its counts when it ends.
         let write = cache.usage_write_begins();
-        cache.usage_write_ends(write, Some(&batch));
+        cache.usage_write_ends(write, Some(batch));
         assert_eq!(usage_of(&cache, "a"), Some(10));
         // A spend that began before a write does not replace the row after it.
         let since = cache.snapshot();

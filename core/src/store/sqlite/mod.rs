@@ -237,7 +237,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Adds a batch of pending usage to the stored counts, in one transaction.
 ///
 /// Each key is found by the row number it was last read under, checked
-/// against its id: a flush updates keys in row order, so those lookups walk
+/// against its id: a batch comes in row order, so those lookups walk
 /// `keys` and `key_state` page by page, where a lookup by id would descend
 /// the id index at a random place for every key (most of a large flush's
 /// time). A key whose row number no longer holds its id (deleted, or
@@ -249,9 +249,7 @@ fn write_usage(conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
     let mut by_seq =
         tx.prepare_cached(&format!("{set} WHERE seq = ?4 AND (SELECT id FROM keys WHERE seq = ?4) = ?1"))?;
     let mut by_id = tx.prepare_cached(&format!("{set} WHERE seq = (SELECT seq FROM keys WHERE id = ?1)"))?;
-    let mut in_order: Vec<_> = batch.iter().collect();
-    in_order.sort_unstable_by_key(|(_, p)| p.seq);
-    for (id, p) in in_order {
+    for (id, p) in batch {
         let count = i64::try_from(p.count).unwrap_or(i64::MAX);
         if by_seq.execute(rusqlite::params![id.as_str(), count, p.last_used_at, p.seq])? == 0 {
             by_id.execute(rusqlite::params![id.as_str(), count, p.last_used_at])?;
