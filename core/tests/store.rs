@@ -802,6 +802,7 @@ fn a_flush_finds_its_keys_by_id_once_their_rows_were_renumbered() {
         }
     }
     let other = Connection::open(dir.db()).unwrap();
+    assert_eq!(stored_usage(&other, &d.info.id), 0, "still pending");
     let seq = |id: &str| -> i64 { other.query_row("SELECT seq FROM keys WHERE id = ?1", [id], |r| r.get(0)).unwrap() };
     let (sa, sb) = (seq(&a.info.id), seq(&b.info.id));
     other

@@ -234,6 +234,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Adds a key's pending usage at the row number it was last read under,
+/// if that row still holds its id (`write_usage`).
+const USAGE_BY_SEQ: &str = "UPDATE key_state SET usage_count = usage_count + ?2, \
+    last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = ?4 AND (SELECT id FROM keys WHERE seq = ?4) = ?1";
+/// Adds a key's pending usage at the row its id names now.
+const USAGE_BY_ID: &str = "UPDATE key_state SET usage_count = usage_count + ?2, \
+    last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = (SELECT seq FROM keys WHERE id = ?1)";
+
 /// Adds a batch of pending usage to the stored counts, in one transaction.
 ///
 /// Each key is found by the row number it was last read under, checked
@@ -242,13 +250,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// the id index at a random place for every key (most of a large flush's
 /// time). A key whose row number no longer holds its id (deleted, or
 /// stored again under a new number) is then found by id, which is the
-/// key's identity, as before.
+/// key's identity, as before; so is one whose `key_state` row is missing,
+/// which neither statement finds.
 fn write_usage(conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
+    debug_assert!(batch.windows(2).all(|w| w[0].1.seq <= w[1].1.seq), "a batch comes in row order");
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let set = "UPDATE key_state SET usage_count = usage_count + ?2, last_used_at = max(coalesce(last_used_at, ?3), ?3)";
-    let mut by_seq =
-        tx.prepare_cached(&format!("{set} WHERE seq = ?4 AND (SELECT id FROM keys WHERE seq = ?4) = ?1"))?;
-    let mut by_id = tx.prepare_cached(&format!("{set} WHERE seq = (SELECT seq FROM keys WHERE id = ?1)"))?;
+    let mut by_seq = tx.prepare_cached(USAGE_BY_SEQ)?;
+    let mut by_id = tx.prepare_cached(USAGE_BY_ID)?;
     for (id, p) in batch {
         let count = i64::try_from(p.count).unwrap_or(i64::MAX);
         if by_seq.execute(rusqlite::params![id.as_str(), count, p.last_used_at, p.seq])? == 0 {
@@ -258,4 +266,53 @@ fn write_usage(conn: &mut Connection, batch: &UsageBatch) -> Result<()> {
     drop((by_seq, by_id));
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{Connection, StatementStatus};
+
+    use super::{write_usage, USAGE_BY_ID, USAGE_BY_SEQ};
+    use crate::store::id::Id;
+    use crate::store::usage::Pending;
+    use crate::{Config, CreateOptions, Keyhouse};
+
+    /// Both lookups give the same counts (`core/tests/store.rs` checks
+    /// those), so only how often each statement ran shows that the one by
+    /// row number is taken whenever it can be, and the one by id only when
+    /// the row number no longer holds the key.
+    #[test]
+    fn a_usage_write_looks_up_by_id_only_the_keys_whose_row_number_does_not_hold_them() {
+        let dir = std::env::temp_dir().join(format!("keyhouse-usage-by-seq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.db");
+        let kh = Keyhouse::open(&path, Config::default()).unwrap();
+        let made = kh.create_many(vec![CreateOptions::default(); 3]).unwrap();
+        kh.close().unwrap();
+        let mut conn = Connection::open(&path).unwrap();
+        let id = |i: usize| Id::new(&made[i].info.id);
+        let seq = |conn: &Connection, i: usize| -> i64 {
+            conn.query_row("SELECT seq FROM keys WHERE id = ?1", [&made[i].info.id], |r| r.get(0)).unwrap()
+        };
+        let (s0, s1, s2) = (seq(&conn, 0), seq(&conn, 1), seq(&conn, 2));
+        let pending = |count, seq| Pending { count, last_used_at: 7, seq };
+        // An id no key has; key 0 and key 1 where they are; key 2 under key
+        // 0's row number (renumbered since it was read).
+        let mut batch = vec![
+            (Id::new("nobody"), pending(9, 0)),
+            (id(0), pending(2, s0)),
+            (id(2), pending(5, s0)),
+            (id(1), pending(3, s1)),
+        ];
+        batch.sort_by_key(|(_, p)| p.seq);
+        write_usage(&mut conn, &batch).unwrap();
+        let runs = |sql| conn.prepare_cached(sql).unwrap().get_status(StatementStatus::Run);
+        assert_eq!((runs(USAGE_BY_SEQ), runs(USAGE_BY_ID)), (4, 2));
+        let stored = |s: i64| -> i64 {
+            conn.query_row("SELECT usage_count FROM key_state WHERE seq = ?1", [s], |r| r.get(0)).unwrap()
+        };
+        assert_eq!((stored(s0), stored(s1), stored(s2)), (2, 3, 5));
+        drop(conn);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
