@@ -347,14 +347,17 @@ impl UsageBuffer {
         let mut pending = self.lock();
         let Pendings { map, armed } = &mut *pending;
         for (id, p) in unwritten {
-            let entry = map.entry(id).or_default();
+            // A verify since the flush began has counted under a row number
+            // read after these were, which is the one to keep.
+            let entry = map
+                .entry(id)
+                .or_insert_with(|| Entry { counted: Pending { seq: p.seq, ..Pending::default() }, armed: None });
             // A cell armed since shows a count without these; its own count
             // joins them, and the next verify arms a cell with the sum.
             entry.disarm(armed);
             let cur = &mut entry.counted;
             cur.count += p.count;
             cur.last_used_at = cur.last_used_at.max(p.last_used_at);
-            cur.seq = p.seq;
         }
     }
 
@@ -510,6 +513,28 @@ mod tests {
     }
 
     #[test]
+    fn counts_put_back_keep_the_row_number_read_last() {
+        let usage = UsageBuffer::new(Timestamp::from_millis(0), 1_000, 10);
+        let row = cached("a", 0);
+        let record = |seq, ms| usage.record(&mut row.info.clone(), seq, Timestamp::from_millis(ms), None);
+        let held = || {
+            let p = usage.lock().map[&Id::new("a")].counted;
+            (p.count, p.seq)
+        };
+        record(4, 1);
+        assert!(usage.flush(false, |_| Err(Error::Store("no".into()))).is_err());
+        assert_eq!(held(), (1, 4), "put back as taken");
+        assert!(usage
+            .flush(false, |_| {
+                // A verify while the flush runs reads the key under a new number.
+                record(9, 2);
+                Err(Error::Store("no".into()))
+            })
+            .is_err());
+        assert_eq!(held(), (2, 9), "the number read since the flush began");
+    }
+
+    #[test]
     fn uses_counted_while_flushes_run_are_each_written_once() {
         let usage = Arc::new(UsageBuffer::new(Timestamp::from_millis(0), 1_000, 10));
         let rows: Vec<_> = (0..3).map(|_| cached("a", 0)).collect();
@@ -562,6 +587,7 @@ mod tests {
         assert_eq!(spans, [(3, 3 + width), (6 + width, 6 + 2 * width)]);
         // The first chunk was written; the failed one and the last are back.
         assert_eq!(usage.lock().map.len(), n - FLUSH_CHUNK);
+        assert!(usage.lock().map.values().all(|e| e.counted.seq > 3 + width));
         assert!(usage.lock().map.values().all(|e| e.counted.count == 1 && e.counted.last_used_at == 5));
         let mut written = 0;
         usage
