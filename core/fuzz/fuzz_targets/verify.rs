@@ -12,7 +12,9 @@
 //! - a string that is not one of the created keys is MALFORMED or NOT_FOUND,
 //!   never VALID nor any outcome that reveals a key;
 //! - a created key gets the outcome its settings call for, and credits are
-//!   consumed exactly (tracked here across runs).
+//!   consumed exactly (tracked here across runs);
+//! - `retry_after` is set for RATE_LIMITED, and for USAGE_EXCEEDED of a key
+//!   with a refill (within one refill interval), and for nothing else.
 #![no_main]
 
 mod common;
@@ -264,7 +266,12 @@ fn check(inp: &Input) {
                 match r.outcome {
                     // After paying `cost`, at most the refill amount is left.
                     Outcome::Valid => assert!(i64::from(inp.cost) + left <= 3, "cost {} left {left}", inp.cost),
-                    Outcome::UsageExceeded => assert!(i64::from(inp.cost) > left, "cost {} left {left}", inp.cost),
+                    Outcome::UsageExceeded => {
+                        assert!(i64::from(inp.cost) > left, "cost {} left {left}", inp.cost);
+                        // Until the next refill: within one interval.
+                        let wait = r.retry_after.expect("USAGE_EXCEEDED of a key with a refill has retry_after");
+                        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(3600), "{wait:?}");
+                    }
                     o => panic!("refill key got {o:?}"),
                 }
             }
@@ -287,7 +294,10 @@ fn check(inp: &Input) {
             }
         }
     }
-    if r.outcome != Outcome::RateLimited {
+    // A wait only where waiting helps: a rate limit, or credits a refill
+    // brings back.
+    let refills = made.kind == Kind::Refill && r.outcome == Outcome::UsageExceeded;
+    if r.outcome != Outcome::RateLimited && !refills {
         assert!(r.retry_after.is_none(), "{r:?}");
     }
 }
