@@ -234,13 +234,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Adds a key's pending usage at the row number it was last read under,
-/// if that row still holds its id (`write_usage`).
-const USAGE_BY_SEQ: &str = "UPDATE key_state SET usage_count = usage_count + ?2, \
-    last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = ?4 AND (SELECT id FROM keys WHERE seq = ?4) = ?1";
-/// Adds a key's pending usage at the row its id names now.
-const USAGE_BY_ID: &str = "UPDATE key_state SET usage_count = usage_count + ?2, \
-    last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE seq = (SELECT seq FROM keys WHERE id = ?1)";
+/// Adds a key's pending usage (?2 uses, the latest at ?3) to the
+/// `key_state` row that `$where` picks; one text for both lookups of
+/// `write_usage`, so that they cannot come to add differently.
+macro_rules! add_usage_where {
+    ($where:literal) => {
+        concat!(
+            "UPDATE key_state SET usage_count = usage_count + ?2, ",
+            "last_used_at = max(coalesce(last_used_at, ?3), ?3) WHERE ",
+            $where
+        )
+    };
+}
+/// At the row number it was last read under (?4), if that row still holds
+/// its id (?1).
+const USAGE_BY_SEQ: &str = add_usage_where!("seq = ?4 AND (SELECT id FROM keys WHERE seq = ?4) = ?1");
+/// At the row its id (?1) names now.
+const USAGE_BY_ID: &str = add_usage_where!("seq = (SELECT seq FROM keys WHERE id = ?1)");
 
 /// Adds a batch of pending usage to the stored counts, in one transaction.
 ///
