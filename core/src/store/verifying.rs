@@ -427,20 +427,21 @@ fn info_as_proved(info: &RowInfo, id: &str, prefix: &str) -> KeyInfo {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use crate::{Config, CreateOptions, Keyhouse, Outcome};
 
     /// A store on a file of its own, in a directory the test removes.
-    fn file_store(name: &str) -> (PathBuf, Keyhouse) {
+    pub(crate) fn file_store(name: &str) -> (PathBuf, Keyhouse) {
         let dir = std::env::temp_dir().join(format!("keyhouse-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let kh = Keyhouse::open(dir.join("k.db"), Config::default()).unwrap();
         (dir, kh)
     }
 
-    fn done(dir: PathBuf, kh: Keyhouse) {
+    /// Closes `kh` (again, if it was) and removes its directory.
+    pub(crate) fn done(dir: PathBuf, kh: Keyhouse) {
         kh.close().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }

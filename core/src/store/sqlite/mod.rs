@@ -285,7 +285,8 @@ mod tests {
     use super::{write_usage, USAGE_BY_ID, USAGE_BY_SEQ};
     use crate::store::id::Id;
     use crate::store::usage::Pending;
-    use crate::{Config, CreateOptions, Keyhouse};
+    use crate::store::verifying::tests::{done, file_store};
+    use crate::CreateOptions;
 
     /// Both lookups give the same counts (`core/tests/store.rs` checks
     /// those), so only how often each statement ran shows that the one by
@@ -293,13 +294,10 @@ mod tests {
     /// the row number no longer holds the key.
     #[test]
     fn a_usage_write_looks_up_by_id_only_the_keys_whose_row_number_does_not_hold_them() {
-        let dir = std::env::temp_dir().join(format!("keyhouse-usage-by-seq-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("k.db");
-        let kh = Keyhouse::open(&path, Config::default()).unwrap();
+        let (dir, kh) = file_store("usage-by-seq");
         let made = kh.create_many(vec![CreateOptions::default(); 3]).unwrap();
         kh.close().unwrap();
-        let mut conn = Connection::open(&path).unwrap();
+        let mut conn = Connection::open(dir.join("k.db")).unwrap();
         let id = |i: usize| Id::new(&made[i].info.id);
         let seq = |conn: &Connection, i: usize| -> i64 {
             conn.query_row("SELECT seq FROM keys WHERE id = ?1", [&made[i].info.id], |r| r.get(0)).unwrap()
@@ -323,6 +321,6 @@ mod tests {
         };
         assert_eq!((stored(s0), stored(s1), stored(s2)), (2, 3, 5));
         drop(conn);
-        std::fs::remove_dir_all(&dir).unwrap();
+        done(dir, kh);
     }
 }
